@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from vidnas.errors import GenotypeError
-from vidnas.genotype._layers import FAMILY_BLOCKS, LAYER_OPS, Branches, Residual
+from vidnas.genotype._layers import LAYER_OPS
 from vidnas.genotype._network import Genotype
 from vidnas.genotype._types import Shape
 
@@ -131,8 +131,6 @@ def summary_rows(genotype: Genotype) -> list[tuple[int, str, str, str]]:
         for position, layer in enumerate(node.layers):
             shape = layer.infer(shape, f"nodes[{index}].layers[{position}]")
             rows.append((1, f"{node.name}[{position}]", layer.describe(), str(shape)))
-            if isinstance(layer, (Residual, Branches)) or isinstance(layer, FAMILY_BLOCKS):
-                continue
     head = genotype.head
     pooled = "soft max over time" if head.pool == "soft_max_time" else "average"
     hidden = "".join(f" -> {h}" for h in head.hidden)

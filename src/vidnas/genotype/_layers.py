@@ -5,7 +5,7 @@ Every layer is a frozen pydantic record tagged by ``op``. Three kinds:
 * **primitives** (``conv``, ``pool``, ``se``, ``context_gate``, ``act``, ``norm``) map to one op module each;
 * **composites** (``residual``, ``branches``) hold other layers;
 * **family blocks** (``bottleneck``, ``tvn_block``, ``evanet_module``) are compact, searchable descriptions
-  that ``expand(shape)`` turns into primitives and composites. The builder and the cost model only ever see
+  that ``expansion(shape)`` turns into primitives and composites. The builder and the cost model only ever see
   the expansion, so a family block is data, never a second implementation.
 
 ``infer(shape, path)`` returns the output shape or raises GenotypeError naming ``path`` and the rule broken;
@@ -303,9 +303,9 @@ class Residual(Spec):
             stride = self.total_stride()
             if self.shortcut_pool:
                 pool_kernel = tuple(s + 1 if s > 1 else 1 for s in stride)
-                projected = output_shape(shape, out.channels, pool_kernel, stride, ONE, "same", False, f"{path}.shortcut")
+                projected = output_shape(shape, out.channels, pool_kernel, stride, ONE, "same", False, path, "shortcut")
             else:
-                projected = output_shape(shape, out.channels, ONE, stride, ONE, "same", False, f"{path}.shortcut")
+                projected = output_shape(shape, out.channels, ONE, stride, ONE, "same", False, path, "shortcut")
             if projected != out:
                 raise GenotypeError(
                     f"{path}.shortcut",
@@ -355,12 +355,12 @@ class Branches(Spec):
 class _FamilyBlock(Spec):
     """A block that expands into primitives; its shape and stride are those of the expansion."""
 
-    def expand(self, shape: Shape) -> list["Layer"]:  # pragma: no cover - abstract
+    def expansion(self, shape: Shape) -> list["Layer"]:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def infer(self, shape: Shape, path: str) -> Shape:
         self.check(shape, path)
-        return infer_sequence(self.expand(shape), shape, f"{path}<{self.op}>")
+        return infer_sequence(self.expansion(shape), shape, f"{path}<{self.op}>")
 
     def check(self, shape: Shape, path: str) -> None:
         """Family-specific rules, raised with the block's own field names."""
@@ -407,7 +407,7 @@ class Bottleneck(_FamilyBlock):
         if self.causal and self.se is not None and not self.se.causal:
             raise GenotypeError(f"{path}.se.causal", "must be true in a causal block")
 
-    def expand(self, shape: Shape) -> list["Layer"]:
+    def expansion(self, shape: Shape) -> list["Layer"]:
         temporal = (self.dilation, 1, 1)
         body: list[Layer] = [
             Conv(
@@ -543,7 +543,7 @@ class TVNBlock(_FamilyBlock):
             return [Residual(body=layers, shortcut="project", act=self.act)], out
         return layers + [Act(fn=self.act)], out
 
-    def expand(self, shape: Shape) -> list["Layer"]:  # type: ignore[override]
+    def expansion(self, shape: Shape) -> list["Layer"]:  # type: ignore[override]
         layers: list[Layer] = []
         for repeat in range(self.repeats):
             unit, shape = self._unit(shape, repeat == 0, repeat == 0 or repeat % 2 == 0, "<tvn_block>")
@@ -633,7 +633,7 @@ class EvaNetModule(_FamilyBlock):
             self._conv(branch.conv_type2, f, t2, None),
         ]
 
-    def expand(self, shape: Shape) -> list["Layer"]:  # type: ignore[override]
+    def expansion(self, shape: Shape) -> list["Layer"]:  # type: ignore[override]
         return [
             Residual(
                 body=[Branches(branches=[self._branch(b, repeat % 2 == 0) for b in self.branches])],

@@ -18,7 +18,7 @@ from pydantic import BeforeValidator, Field
 
 from vidnas.errors import GenotypeError
 from vidnas.genotype._layers import Layer, infer_sequence
-from vidnas.genotype._types import Activation, Pair, PositiveInt, Probability, Shape, Spec, output_size
+from vidnas.genotype._types import Activation, Pair, dumps_compact, PositiveInt, Probability, Shape, Spec, output_size
 
 _NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 Name = Annotated[str, Field(pattern=_NAME, max_length=64)]
@@ -216,7 +216,10 @@ class Genotype(Spec):
         return self.model_dump(mode="json", exclude_defaults=not full)
 
     def to_json(self, *, indent: int | None = 2, full: bool = False) -> str:
-        return json.dumps(self.to_dict(full=full), indent=indent)
+        """JSON text; ``indent`` None gives one line, else short lists and objects stay on one line."""
+        if indent is None:
+            return json.dumps(self.to_dict(full=full), separators=(",", ":"))
+        return dumps_compact(self.to_dict(full=full), indent=indent)
 
     def fingerprint(self) -> str:
         """Stable content hash of the architecture (name, family and description excluded): 16 hex digits."""

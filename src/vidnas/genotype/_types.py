@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Annotated, Literal, NamedTuple
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, SerializerFunctionWrapHandler, model_serializer
 
 from vidnas.errors import GenotypeError
 
@@ -63,6 +63,14 @@ class Spec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
 
+    @model_serializer(mode="wrap")
+    def _keep_tag(self, handler: SerializerFunctionWrapHandler) -> object:
+        # ``op`` tags the layer type: keep it (first) even when defaults are left out
+        data = handler(self)
+        if isinstance(data, dict) and "op" in type(self).model_fields:
+            data = {"op": self.op, **{k: v for k, v in data.items() if k != "op"}}  # type: ignore[attr-defined]
+        return data
+
 
 class Shape(NamedTuple):
     """Shape of one video feature map without the batch: channels, frames, height, width."""
@@ -116,6 +124,7 @@ def output_shape(
     padding: str,
     causal: bool,
     path: str,
+    field: str = "kernel",
 ) -> Shape:
     """Shape after a windowed op (conv or pool); raises GenotypeError naming ``path`` if a dimension vanishes."""
     sizes = []
@@ -124,7 +133,7 @@ def output_shape(
         if out < 1:
             name = ("frames", "height", "width")[axis]
             raise GenotypeError(
-                path,
+                f"{path}.{field}" if field else path,
                 f"kernel {k} (dilation {d}) does not fit the input {name} {n} with padding '{padding}'",
             )
         sizes.append(out)
@@ -153,3 +162,18 @@ def prod3(a: tuple[int, int, int], b: tuple[int, int, int]) -> tuple[int, int, i
 
 def logit(p: float) -> float:
     return math.log(p / (1.0 - p))
+
+
+def dumps_compact(value: object, indent: int = 2, width: int = 100, _level: int = 0) -> str:
+    """JSON with every list or object that fits in ``width`` characters on one line (readable genotypes)."""
+    import json
+
+    flat = json.dumps(value, separators=(", ", ": "))
+    if len(flat) + indent * _level <= width or not isinstance(value, (list, dict)) or not value:
+        return flat
+    pad, inner = " " * (indent * _level), " " * (indent * (_level + 1))
+    if isinstance(value, list):
+        items = [inner + dumps_compact(v, indent, width, _level + 1) for v in value]
+        return "[\n" + ",\n".join(items) + "\n" + pad + "]"
+    items = [f"{inner}{json.dumps(k)}: {dumps_compact(v, indent, width, _level + 1)}" for k, v in value.items()]
+    return "{\n" + ",\n".join(items) + "\n" + pad + "}"

@@ -1,0 +1,82 @@
+"""Channel attention: squeeze-and-excitation (clip, causal cumulative, MoViNet 2plus3d) and context gating."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from vidnas.ops.activation import make_activation
+
+
+def cumulative_mean(x: torch.Tensor) -> torch.Tensor:
+    """Mean over frames 0..t for every t of a (B, C, T, 1, 1) tensor: causal global pooling."""
+    frames = x.shape[2]
+    counts = torch.arange(1, frames + 1, dtype=x.dtype, device=x.device).view(1, 1, frames, 1, 1)
+    return x.cumsum(dim=2) / counts
+
+
+def positional_encoding(positions: torch.Tensor, dim: int) -> torch.Tensor:
+    """Sinusoidal encoding of frame indices, (T,) -> (dim, T): sines of the even indices, then cosines of the odd.
+
+    angle(p, i) = p / 10000^(2⌊i/2⌋/dim); the two halves are concatenated, not interleaved (MoViNet).
+    """
+    index = torch.arange(dim, dtype=positions.dtype, device=positions.device)
+    rates = torch.pow(torch.tensor(10000.0, dtype=positions.dtype, device=positions.device), -(2 * torch.div(index, 2, rounding_mode="floor")) / dim)
+    angles = positions.unsqueeze(1) * rates.unsqueeze(0)  # (T, dim)
+    encoding = torch.cat([torch.sin(angles[:, 0::2]), torch.cos(angles[:, 1::2])], dim=1)
+    return encoding.t()
+
+
+class SqueezeExcite(nn.Module):
+    """y = x ⊙ gate(W_e · act(W_r · z + b_r) + b_e) with z pooled as the genotype's ``se`` record says."""
+
+    def __init__(
+        self,
+        channels: int,
+        hidden: int,
+        form: str = "3d",
+        causal: bool = False,
+        act: str = "relu",
+        gate: str = "sigmoid",
+        positional_encoding: bool = False,
+    ):
+        super().__init__()
+        self.form, self.causal = form, causal
+        pooled = 2 * channels if form == "2plus3d" else channels
+        self.reduce = nn.Conv3d(pooled, hidden, 1, bias=True)
+        self.act = make_activation(act)
+        self.expand = nn.Conv3d(hidden, channels, 1, bias=True)
+        self.gate = make_activation(gate)
+        self.pe_scale = nn.Parameter(torch.zeros(())) if positional_encoding else None
+
+    def pooled(self, x: torch.Tensor, frame_offset: int = 0) -> torch.Tensor:
+        frame_mean = x.mean(dim=(3, 4), keepdim=True)
+        if self.causal:
+            z = cumulative_mean(frame_mean)
+        else:
+            z = frame_mean.mean(dim=2, keepdim=True)
+        if self.form == "2plus3d":
+            z = torch.cat([z.expand_as(frame_mean), frame_mean], dim=1)
+        if self.pe_scale is not None:
+            frames = x.shape[2]
+            positions = torch.arange(frame_offset, frame_offset + frames, dtype=x.dtype, device=x.device)
+            encoding = positional_encoding(positions, z.shape[1]).view(1, z.shape[1], frames, 1, 1)
+            z = z.expand(-1, -1, frames, -1, -1) + self.pe_scale * encoding
+        return z
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.gate(self.expand(self.act(self.reduce(self.pooled(x)))))
+
+
+class ContextGating(nn.Module):
+    """y = x ⊙ σ(W · mean(x) + b) with a full C×C ``W`` (TVN); causal: the mean over frames so far."""
+
+    def __init__(self, channels: int, causal: bool = False):
+        super().__init__()
+        self.causal = causal
+        self.fc = nn.Conv3d(channels, channels, 1, bias=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        frame_mean = x.mean(dim=(3, 4), keepdim=True)
+        z = cumulative_mean(frame_mean) if self.causal else frame_mean.mean(dim=2, keepdim=True)
+        return x * torch.sigmoid(self.fc(z))

@@ -1,0 +1,163 @@
+"""Convolutions: padded 3D conv (TF SAME / symmetric / valid, causal in time), (2+1)D and iTGM."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from vidnas.ops.padding import apply_pads, is_symmetric, window_pads
+
+Triple = tuple[int, int, int]
+
+
+class Conv3d(nn.Conv3d):
+    """``nn.Conv3d`` whose padding follows a rule (``same``, ``symmetric``, ``valid``) and can be causal in time.
+
+    Padding is computed from the input size at run time, so TF SAME stays exact for any clip size; when it is
+    symmetric it is passed to the convolution itself (no copy).
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: Triple,
+        stride: Triple = (1, 1, 1),
+        dilation: Triple = (1, 1, 1),
+        groups: int = 1,
+        bias: bool = False,
+        pad_rule: str = "same",
+        causal: bool = False,
+    ):
+        super().__init__(in_channels, out_channels, kernel_size, stride=stride, padding=0, dilation=dilation, groups=groups, bias=bias)
+        self.pad_rule = pad_rule
+        self.causal = causal and kernel_size[0] > 1
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return padded_conv3d(x, self.weight, self.bias, self.stride, self.dilation, self.groups, self.pad_rule, self.causal)
+
+
+def padded_conv3d(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None,
+    stride: Triple,
+    dilation: Triple,
+    groups: int,
+    rule: str,
+    causal: bool,
+) -> torch.Tensor:
+    kernel = tuple(weight.shape[-3:])
+    pads = window_pads(x.shape[-3:], kernel, stride, dilation, rule, causal)
+    if is_symmetric(pads):
+        return F.conv3d(x, weight, bias, stride, [p for p, _ in pads], dilation, groups)
+    return F.conv3d(apply_pads(x, pads), weight, bias, stride, 0, dilation, groups)
+
+
+class ITGMConv3d(nn.Module):
+    """EvaNet's inflated Temporal Gaussian Mixture conv (reference evanet-tvn-assemblenet.md §1.3).
+
+    The t×k×k kernel is W(ℓ,h,w,i,o) = K(ℓ,i,o)·S(h,w,i,o): a learned k×k spatial kernel S times a temporal
+    profile K that mixes ``components`` Cauchy-shaped bumps (centres c_n, widths σ_n shared by the layer)
+    with softmax weights per (input, output) channel pair. Parameters: k²·C_in·C_out + N·C_in·C_out + 2N.
+    The kernel is assembled from element-wise ops, so cost counters see only the convolution.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: Triple,
+        stride: Triple = (1, 1, 1),
+        dilation: Triple = (1, 1, 1),
+        components: int = 4,
+        pad_rule: str = "same",
+        causal: bool = False,
+    ):
+        super().__init__()
+        length, kh, kw = kernel_size
+        if length < 2:
+            raise ValueError("an iTGM conv needs a temporal length >= 2 (length 1 is a plain 1xkxk conv)")
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.length, self.components = length, components
+        self.stride, self.dilation = tuple(stride), tuple(dilation)
+        self.pad_rule, self.causal = pad_rule, causal
+        self.spatial = nn.Parameter(torch.empty(out_channels, in_channels, 1, kh, kw))
+        self.centers = nn.Parameter(torch.empty(components))
+        self.widths = nn.Parameter(torch.empty(components))
+        self.mixing = nn.Parameter(torch.empty(in_channels * out_channels, components))
+        self.reset_parameters()
+
+    def reset_parameters(self, conv_std: float | None = None) -> None:
+        fan_in = self.in_channels * self.spatial.shape[-1] * self.spatial.shape[-2]
+        std = conv_std if conv_std is not None else math.sqrt(2.0 / fan_in)
+        nn.init.normal_(self.spatial, 0.0, std)
+        nn.init.normal_(self.centers, 0.0, 0.5)
+        nn.init.normal_(self.widths, 0.0, 0.1)
+        nn.init.trunc_normal_(self.mixing, 0.0, 1.0, -2.0, 2.0)
+
+    def temporal_profile(self) -> torch.Tensor:
+        """K as a (C_out, C_in, L) tensor."""
+        length = self.length
+        centers = (length - 1) * (torch.tanh(self.centers) + 1) / 2
+        widths = torch.exp(1.5 - 2 * torch.abs(torch.tanh(self.widths)))
+        positions = torch.arange(length, dtype=self.centers.dtype, device=self.centers.device)
+        offset = (positions.unsqueeze(0) - centers.unsqueeze(1)) / widths.unsqueeze(1)
+        bumps = 1.0 / (math.pi * widths.unsqueeze(1) * offset * offset + 1.0)  # (N, L)
+        bumps = bumps / (bumps.sum(dim=1, keepdim=True) + 1e-6)
+        mix = torch.softmax(self.mixing, dim=1).view(self.in_channels, self.out_channels, self.components, 1)
+        profile = (mix * bumps.view(1, 1, self.components, length)).sum(dim=2)  # (C_in, C_out, L)
+        return profile.permute(1, 0, 2)
+
+    def kernel(self) -> torch.Tensor:
+        """The inflated (C_out, C_in, L, k, k) kernel."""
+        return self.temporal_profile().unsqueeze(-1).unsqueeze(-1) * self.spatial
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return padded_conv3d(x, self.kernel(), None, self.stride, self.dilation, 1, self.pad_rule, self.causal)
+
+    def extra_repr(self) -> str:
+        return f"{self.in_channels}, {self.out_channels}, length={self.length}, components={self.components}, stride={self.stride}"
+
+
+class Conv2Plus1d(nn.Module):
+    """A t×h×w conv factorised into a spatial 1×h×w conv and a temporal t×1×1 conv with BN + act between.
+
+    ``order`` 'spatial_first' (R(2+1)D, MoViNet) or 'temporal_first' (EvaNet). The outer BN/act (after the
+    second factor) belongs to the caller. Built only when both factors have extent > 1.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        mid_channels: int,
+        kernel_size: Triple,
+        stride: Triple,
+        dilation: Triple,
+        depthwise: bool,
+        order: str,
+        mid_norm: nn.Module,
+        mid_act: nn.Module,
+        pad_rule: str,
+        causal: bool,
+        bias: bool = False,
+    ):
+        super().__init__()
+        t, h, w = kernel_size
+        spatial_args = dict(kernel_size=(1, h, w), stride=(1, stride[1], stride[2]), dilation=(1, dilation[1], dilation[2]), pad_rule=pad_rule)
+        temporal_args = dict(kernel_size=(t, 1, 1), stride=(stride[0], 1, 1), dilation=(dilation[0], 1, 1), pad_rule=pad_rule, causal=causal)
+        self.order = order
+        if order == "spatial_first":
+            first = Conv3d(in_channels, mid_channels, groups=in_channels if depthwise else 1, **spatial_args)
+            second = Conv3d(mid_channels, out_channels, groups=mid_channels if depthwise else 1, bias=bias, **temporal_args)
+        else:
+            first = Conv3d(in_channels, mid_channels, groups=in_channels if depthwise else 1, **temporal_args)
+            second = Conv3d(mid_channels, out_channels, groups=mid_channels if depthwise else 1, bias=bias, **spatial_args)
+        self.first, self.mid_norm, self.mid_act, self.second = first, mid_norm, mid_act, second
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.second(self.mid_act(self.mid_norm(self.first(x))))

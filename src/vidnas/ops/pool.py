@@ -1,0 +1,37 @@
+"""Max/average pooling over time, space or both, with TF SAME (average excludes padding) and causal time."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from vidnas.ops.padding import apply_pads, is_symmetric, window_pads
+
+Triple = tuple[int, int, int]
+
+
+class Pool3d(nn.Module):
+    def __init__(self, mode: str, kernel_size: Triple, stride: Triple, pad_rule: str = "same", causal: bool = False):
+        super().__init__()
+        if mode not in ("max", "avg"):
+            raise ValueError(f"pool mode must be 'max' or 'avg', got {mode!r}")
+        self.mode, self.kernel_size, self.stride = mode, tuple(kernel_size), tuple(stride)
+        self.pad_rule, self.causal = pad_rule, causal and kernel_size[0] > 1
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        pads = window_pads(x.shape[-3:], self.kernel_size, self.stride, (1, 1, 1), self.pad_rule, self.causal)
+        symmetric = is_symmetric(pads) and all(2 * p <= k for (p, _), k in zip(pads, self.kernel_size))
+        if self.mode == "max":
+            if symmetric:
+                return F.max_pool3d(x, self.kernel_size, self.stride, [p for p, _ in pads])
+            return F.max_pool3d(apply_pads(x, pads, float("-inf")), self.kernel_size, self.stride)
+        if symmetric:
+            return F.avg_pool3d(x, self.kernel_size, self.stride, [p for p, _ in pads], count_include_pad=False)
+        summed = F.avg_pool3d(apply_pads(x, pads), self.kernel_size, self.stride)
+        valid = torch.ones((1, 1) + tuple(x.shape[-3:]), dtype=x.dtype, device=x.device)
+        fraction = F.avg_pool3d(apply_pads(valid, pads), self.kernel_size, self.stride)
+        return summed / fraction
+
+    def extra_repr(self) -> str:
+        return f"{self.mode}, kernel={self.kernel_size}, stride={self.stride}, pad={self.pad_rule}, causal={self.causal}"
