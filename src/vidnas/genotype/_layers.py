@@ -190,8 +190,6 @@ class SqueezeExcite(Spec):
         return make_divisible(value, self.divisor, self.min_hidden)
 
     def infer(self, shape: Shape, path: str) -> Shape:
-        if self.positional_encoding and self.input_width(shape.channels) % 2:
-            raise GenotypeError(f"{path}.positional_encoding", "needs an even pooled width")
         return shape
 
     def total_stride(self) -> tuple[int, int, int]:
@@ -334,8 +332,8 @@ class Branches(Spec):
             if out.spatial() != first.spatial():
                 raise GenotypeError(
                     f"{path}.branches[{i}]",
-                    f"gives {out.frames}x{out.height}x{out.width} frames x size but branch 0 gives "
-                    f"{first.frames}x{first.height}x{first.width}",
+                    f"outputs {out.frames}x{out.height}x{out.width} (frames x height x width) but branch 0 outputs "
+                    f"{first.frames}x{first.height}x{first.width}; parallel branches must agree",
                 )
             if self.merge == "sum" and out.channels != first.channels:
                 raise GenotypeError(f"{path}.branches[{i}]", "summed branches must have the same width")
@@ -538,6 +536,8 @@ class TVNBlock(_FamilyBlock):
             layers.append(ContextGate(causal=self.causal))
         if self.inverted_bottleneck and self.expand > 0:
             layers.append(Conv(out=self.filters))
+        if not layers:  # every op skipped (kernels 1, no expansion): the unit is an identity
+            layers.append(Act(fn="identity"))
         out = infer_sequence(layers, shape, path)
         if self.skip and out.frames == shape.frames:
             return [Residual(body=layers, shortcut="project", act=self.act)], out

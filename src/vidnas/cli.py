@@ -1,0 +1,210 @@
+"""The ``vidnas`` command line: validate, show and profile genotypes."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+from typing import Any, Callable, Optional, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from vidnas import __version__
+from vidnas.errors import GenotypeError, VidnasError
+
+app = typer.Typer(
+    name="vidnas",
+    help="Design fast, accurate video networks: validate, inspect and profile architectures (genotypes).",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+errors = Console(stderr=True)
+_state = {"debug": False}
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    errors.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def friendly_errors(command: F) -> F:
+    """Turn the user's errors into one clear line and a non-zero exit (a traceback only with --debug)."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except typer.Exit:
+            raise
+        except (VidnasError, FileNotFoundError, ValueError, RuntimeError) as error:
+            if _state["debug"]:
+                raise
+            raise _fail(str(error)) from None
+        except KeyboardInterrupt:
+            raise _fail("interrupted", 130) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"vidnas {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
+    version: Optional[bool] = typer.Option(None, "--version", callback=_version, is_eager=True, help="Print the version."),
+) -> None:
+    _state["debug"] = debug
+
+
+def load(source: str):  # noqa: ANN201 - Genotype
+    """A genotype from a JSON file path."""
+    from vidnas.genotype import load_genotype
+
+    return load_genotype(Path(source))
+
+
+@app.command()
+@friendly_errors
+def validate(files: list[str] = typer.Argument(..., help="Genotype JSON files.")) -> None:
+    """Check genotype files: structure, references and shapes. Exit 1 if any is invalid."""
+    from vidnas.genotype import load_genotype
+
+    bad = 0
+    for file in files:
+        try:
+            genotype = load_genotype(Path(file))
+        except GenotypeError as error:
+            bad += 1
+            for line in error.lines():
+                errors.print(f"[red]invalid[/] {line}", highlight=False, soft_wrap=True)
+            continue
+        out = genotype.check()[genotype.head_sources()[0]]
+        console.print(
+            f"[green]ok[/] {file}: {genotype.name} ({genotype.family}), {len(genotype.nodes)} nodes, "
+            f"features {out}, fingerprint {genotype.fingerprint()}",
+            highlight=False,
+        )
+    if bad:
+        raise typer.Exit(1)
+
+
+@app.command()
+@friendly_errors
+def show(
+    file: str = typer.Argument(..., help="Genotype JSON file."),
+    as_json: bool = typer.Option(False, "--json", help="Print the normalised genotype JSON instead of a table."),
+    full: bool = typer.Option(False, "--full", help="With --json: include fields at their default value."),
+) -> None:
+    """Print a genotype: every node and layer with its output shape."""
+    from vidnas.genotype import summary_rows
+
+    genotype = load(file)
+    if as_json:
+        sys.stdout.write(genotype.to_json(full=full) + "\n")
+        return
+    size = genotype.input.size
+    streams = ", ".join(f"{s.name} ({s.modality}, {s.channels} ch)" for s in genotype.input.streams)
+    console.print(f"[bold]{genotype.name}[/] ({genotype.family})  fingerprint {genotype.fingerprint()}", highlight=False)
+    if genotype.description:
+        console.print(genotype.description, highlight=False)
+    console.print(
+        f"input: {genotype.input.frames} frames x {size[0]}x{size[1]}, frame stride {genotype.input.frame_stride}; {streams}",
+        highlight=False,
+    )
+    table = Table(show_header=True, header_style="bold")
+    table.add_column("where")
+    table.add_column("layer")
+    table.add_column("output C x T x H x W", justify="right")
+    for depth, where, what, shape in summary_rows(genotype):
+        table.add_row(("  " * depth) + where, what, shape, style=None if depth else "bold")
+    console.print(table)
+
+
+def _human(value: float, unit: str = "") -> str:
+    for scale, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "K")):
+        if abs(value) >= scale:
+            return f"{value / scale:.3f} {suffix}{unit}"
+    return f"{value:.0f} {unit}".strip()
+
+
+@app.command()
+@friendly_errors
+def profile(
+    file: str = typer.Argument(..., help="Genotype JSON file."),
+    frames: Optional[int] = typer.Option(None, "--frames", min=1, help="Clip length (default: the genotype's)."),
+    size: Optional[int] = typer.Option(None, "--size", min=1, help="Frame size in pixels (default: the genotype's)."),
+    batch: int = typer.Option(1, "--batch", min=1, help="Batch size."),
+    threads: Optional[int] = typer.Option(None, "--threads", min=1, help="CPU threads for timing (default: torch's)."),
+    device: str = typer.Option("cpu", "--device", help="cpu or cuda (cuda:N)."),
+    latency: bool = typer.Option(False, "--latency", help="Measure forward latency (median of --runs)."),
+    memory: bool = typer.Option(False, "--memory", help="Measure the peak memory of a forward pass."),
+    channels_last: bool = typer.Option(False, "--channels-last", help="Time with the channels_last_3d layout."),
+    runs: int = typer.Option(10, "--runs", min=1, help="Timed runs."),
+    warmup: int = typer.Option(3, "--warmup", min=0, help="Untimed warm-up runs."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Parameters, MACs and FLOPs (and, if asked, latency and peak memory) of a genotype."""
+    import torch
+
+    from vidnas.measure import profile as run_profile
+
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise _fail(f"--device {device}: CUDA is not available on this machine")
+    if device != "cpu" and not device.startswith("cuda"):
+        raise _fail(f"--device must be 'cpu' or 'cuda[:N]', got {device!r}")
+    genotype = load(file)
+    result = run_profile(
+        genotype,
+        frames=frames,
+        size=size,
+        batch_size=batch,
+        latency=latency,
+        peak_memory=memory,
+        device=device,
+        threads=threads,
+        channels_last=channels_last,
+        warmup=warmup,
+        runs=runs,
+    )
+    data = result.to_dict()
+    if as_json:
+        sys.stdout.write(json.dumps(data) + "\n")
+        return
+    table = Table(title=f"{genotype.name} ({genotype.family})", show_header=False, title_justify="left")
+    table.add_column("metric", style="bold")
+    table.add_column("value", justify="right")
+    table.add_row("input", json.dumps(data["input_shape"]))
+    table.add_row("parameters", f"{data['params']:,}  ({_human(data['params'])})")
+    table.add_row("parameters without BN", f"{data['params_no_bn']:,}  ({_human(data['params_no_bn'])})")
+    table.add_row("MACs", f"{data['macs']:,}  ({_human(data['macs'])})")
+    table.add_row("FLOPs (2 x MACs)", f"{data['flops']:,}  ({_human(data['flops'])})")
+    if result.latency is not None:
+        lat = result.latency
+        table.add_row(
+            "latency",
+            f"{lat.median_ms:.2f} ms median (p10 {lat.p10_ms:.2f}, p90 {lat.p90_ms:.2f}; {lat.runs} runs, "
+            f"{lat.threads} threads, {lat.memory_format}, {lat.device})",
+        )
+    if result.peak_memory is not None:
+        table.add_row("peak memory (forward)", f"{result.peak_memory.forward_bytes / 2**20:.1f} MiB ({result.peak_memory.method})")
+    console.print(table)
+    console.print(f"[dim]{result.macs.convention}[/]", highlight=False)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,22 @@
+"""Shared fixtures: the example genotypes shipped in examples/."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
+EXAMPLE_NAMES = ["tvn1", "evanet_arch1_rgb", "assemblenet50", "movinet_a0_stream", "x3d_s"]
+
+
+@pytest.fixture(autouse=True)
+def _deterministic() -> None:
+    torch.manual_seed(0)
+
+
+@pytest.fixture(params=EXAMPLE_NAMES)
+def example_path(request: pytest.FixtureRequest) -> Path:
+    return EXAMPLES / f"{request.param}.json"
