@@ -53,10 +53,11 @@ class ClassifierHead(nn.Module):
             out = out + p
         return out / len(pooled) if len(pooled) > 1 else out
 
-    def reset(self, num_classes: int) -> None:
+    def reset(self, num_classes: int, init_std: float = 0.01) -> None:
+        """A fresh classifier for ``num_classes`` classes, weights ~ N(0, init_std²), bias 0."""
         old = self.fc
         self.fc = nn.Linear(self.num_features, num_classes).to(device=old.weight.device, dtype=old.weight.dtype)
-        nn.init.normal_(self.fc.weight, 0.0, float(old.weight.std()) if old.weight.numel() > 1 else 0.01)
+        nn.init.normal_(self.fc.weight, 0.0, init_std)
         nn.init.zeros_(self.fc.bias)
 
     def forward(self, features: list[torch.Tensor], pre_logits: bool = False) -> torch.Tensor:
