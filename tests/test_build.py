@@ -84,14 +84,14 @@ def test_initialisation_follows_the_genotype() -> None:
     x3d = build_model(_small(Path(__file__).parents[1] / "examples" / "x3d_s.json"), seed=0)
     zero_bns = [m for m in x3d.modules() if isinstance(m, nn.BatchNorm3d) and getattr(m, "zero_init", False)]
     assert len(zero_bns) == 26  # the last BN of every X3D-S block starts at γ = 0
-    assert all(float(m.weight.abs().sum()) == 0 for m in zero_bns)
+    assert all(float(m.weight.detach().abs().sum()) == 0 for m in zero_bns)
     conv = x3d.nodes["backbone"][0].conv
     fan_out = conv.out_channels * 9
     assert abs(float(conv.weight.std()) - math.sqrt(2 / fan_out)) < 0.2 * math.sqrt(2 / fan_out)
     assert abs(float(x3d.head.fc.weight.std()) - 0.01) < 0.002
     movinet = build_model(_small(Path(__file__).parents[1] / "examples" / "movinet_a0_stream.json"), seed=0)
     rezero = [p for n, p in movinet.named_parameters() if n.endswith("rezero")]
-    assert len(rezero) == 15 and all(float(p) == 0 for p in rezero)
+    assert len(rezero) == 15 and all(float(p.detach()) == 0 for p in rezero)
     bn = next(m for m in movinet.modules() if isinstance(m, nn.BatchNorm3d))
     assert bn.momentum == 0.01 and bn.eps == 1e-3
     tvn = build_model(_small(Path(__file__).parents[1] / "examples" / "tvn1.json"), seed=0)

@@ -1,0 +1,92 @@
+"""The command line: each command's output, JSON contract, and one-line errors with non-zero exits."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from vidnas.cli import app
+
+EXAMPLES = Path(__file__).parents[1] / "examples"
+runner = CliRunner()
+
+
+def test_profile_json_of_every_example(example_path: Path) -> None:
+    result = runner.invoke(app, ["profile", str(example_path), "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert {"params", "params_no_bn", "macs", "flops", "input_shape"} <= set(data)
+    assert data["flops"] == 2 * data["macs"] and data["params"] > data["params_no_bn"] > 0
+    assert "latency_ms" not in data
+
+
+def test_profile_overrides_and_latency() -> None:
+    result = runner.invoke(
+        app, ["profile", str(EXAMPLES / "x3d_s.json"), "--frames", "4", "--size", "64", "--batch", "2", "--threads", "1", "--latency", "--runs", "2", "--warmup", "0", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["input_shape"] == [2, 3, 4, 64, 64]
+    assert data["latency_ms"] > 0 and data["latency"]["threads"] == 1 and data["latency"]["runs"] == 2
+
+
+def test_profile_table_states_the_convention() -> None:
+    result = runner.invoke(app, ["profile", str(EXAMPLES / "x3d_s.json")])
+    assert result.exit_code == 0
+    assert "3,762,858" in result.stdout and "1,962,892,112" in result.stdout
+    assert "multiply-accumulates" in result.stdout
+
+
+def test_validate_reports_every_problem_and_exits_1(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"input": {"frames": 0, "size": 8}, "nodes": [], "head": {"num_classes": 2}}))
+    result = runner.invoke(app, ["validate", str(EXAMPLES / "tvn1.json"), str(bad)])
+    assert result.exit_code == 1
+    assert "ok" in result.stdout and "tvn1" in result.stdout
+    assert f"{bad}: input.frames: must be >= 1" in result.stderr
+    assert f"{bad}: nodes: must have at least 1 items" in result.stderr
+
+
+def test_show_prints_nodes_and_json() -> None:
+    table = runner.invoke(app, ["show", str(EXAMPLES / "assemblenet50.json")])
+    assert table.exit_code == 0
+    assert "node14" in table.stdout and "2048x32x7x7" in table.stdout and "0.989" in table.stdout
+    as_json = runner.invoke(app, ["show", str(EXAMPLES / "assemblenet50.json"), "--json"])
+    assert json.loads(as_json.stdout) == json.loads((EXAMPLES / "assemblenet50.json").read_text())
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["profile", "no/such.json"], "no/such.json: no such file"),
+        (["profile", str(EXAMPLES / "x3d_s.json"), "--device", "tpu"], "--device must be 'cpu' or 'cuda"),
+        (["show", str(EXAMPLES)], "not a file"),
+    ],
+)
+def test_errors_are_one_line_without_traceback(args: list[str], message: str) -> None:
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert len(result.stderr.strip().splitlines()) <= 2  # rich may wrap a long line once
+
+
+def test_debug_shows_the_traceback() -> None:
+    result = runner.invoke(app, ["--debug", "profile", "no/such.json"])
+    assert result.exit_code != 0 and result.exception is not None
+
+
+def test_installed_entry_point_runs() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "vidnas.cli", "profile", str(EXAMPLES / "movinet_a0_stream.json"), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["params"] == 3748031
