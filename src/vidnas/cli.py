@@ -150,6 +150,7 @@ def profile(
     latency: bool = typer.Option(False, "--latency", help="Measure forward latency (median of --runs)."),
     memory: bool = typer.Option(False, "--memory", help="Measure the peak memory of a forward pass."),
     channels_last: bool = typer.Option(False, "--channels-last", help="Time with the channels_last_3d layout."),
+    dtype: str = typer.Option("float32", "--dtype", help="Timing precision: float32, float16 or bfloat16 (half precisions on CUDA)."),
     runs: int = typer.Option(10, "--runs", min=1, help="Timed runs."),
     warmup: int = typer.Option(3, "--warmup", min=0, help="Untimed warm-up runs."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
@@ -163,6 +164,9 @@ def profile(
         raise _fail(f"--device {device}: CUDA is not available on this machine")
     if device != "cpu" and not device.startswith("cuda"):
         raise _fail(f"--device must be 'cpu' or 'cuda[:N]', got {device!r}")
+    dtypes = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+    if dtype not in dtypes:
+        raise _fail(f"--dtype must be one of {sorted(dtypes)}, got {dtype!r}")
     genotype = load(file)
     result = run_profile(
         genotype,
@@ -174,6 +178,7 @@ def profile(
         device=device,
         threads=threads,
         channels_last=channels_last,
+        dtype=dtypes[dtype],
         warmup=warmup,
         runs=runs,
     )

@@ -63,6 +63,7 @@ def profile(
     device: str = "cpu",
     threads: int | None = None,
     channels_last: bool = False,
+    dtype: torch.dtype | None = None,
     warmup: int = 3,
     runs: int = 10,
 ) -> Profile:
@@ -89,6 +90,7 @@ def profile(
             warmup=warmup,
             runs=runs,
             channels_last=channels_last,
+            dtype=dtype,
         )
     memory = measure_peak_memory(genotype.to_json(indent=None), batch_size=batch_size, device=device, threads=threads) if peak_memory else None
     return Profile(genotype.name, genotype.fingerprint(), _shape_of(inputs), parameters, macs, timing, memory)

@@ -1,0 +1,97 @@
+"""VidNet: the nn.Module every genotype builds into, with a uniform surface for generic tools."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from vidnas.genotype import Genotype, Shape
+from vidnas.ops import ClassifierHead, WeightedFusion
+
+
+class VidNet(nn.Module):
+    """A built genotype.
+
+    ``forward(x)``: ``x`` is a B×C×T×H×W tensor (single input stream) or a dict of named streams; returns
+    logits B×num_classes. ``forward_features`` returns the head sources' feature maps (a tensor, or a tuple
+    when the head averages several nodes); ``forward_head`` pools and classifies them.
+    """
+
+    def __init__(
+        self,
+        genotype: Genotype,
+        shapes: dict[str, Shape],
+        nodes: dict[str, nn.Module],
+        fusions: dict[str, WeightedFusion],
+        head: ClassifierHead,
+    ):
+        super().__init__()
+        self.genotype = genotype
+        self.shapes = dict(shapes)
+        self.stream_names = [s.name for s in genotype.input.streams]
+        self.nodes = nn.ModuleDict(nodes)
+        self.fusions = nn.ModuleDict(fusions)
+        self.head = head
+        self.head_sources = genotype.head_sources()
+        self.num_classes = genotype.head.num_classes
+        self.num_features = head.num_features
+        self._edges = {node.name: [e.source for e in genotype.node_inputs(i)] for i, node in enumerate(genotype.nodes)}
+        # after which node each value can be freed, to keep peak memory at what the graph needs
+        last_use: dict[str, int] = {}
+        for index, node in enumerate(genotype.nodes):
+            for source in self._edges[node.name]:
+                last_use[source] = index
+        self._release = {i: [name for name, last in last_use.items() if last == i and name not in self.head_sources] for i in range(len(genotype.nodes))}
+
+    @property
+    def input_spec(self):  # noqa: ANN201 - InputSpec
+        return self.genotype.input
+
+    def example_input(self, batch_size: int = 1, device: torch.device | str | None = None, dtype: torch.dtype | None = None):
+        """Random input of the genotype's input spec: a tensor, or a dict for several streams."""
+        spec = self.genotype.input
+        tensors = {
+            s.name: torch.randn(batch_size, s.channels, spec.frames, spec.size[0], spec.size[1], device=device, dtype=dtype)
+            for s in spec.streams
+        }
+        return tensors[self.stream_names[0]] if len(tensors) == 1 else tensors
+
+    def _inputs(self, x: torch.Tensor | dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        if isinstance(x, dict):
+            missing = [name for name in self.stream_names if name not in x]
+            if missing:
+                raise ValueError(f"input dict lacks the stream(s) {missing}; the network reads {self.stream_names}")
+            return {name: x[name] for name in self.stream_names}
+        if len(self.stream_names) > 1:
+            raise ValueError(f"this network reads several streams {self.stream_names}: pass a dict of tensors")
+        if x.dim() != 5:
+            raise ValueError(f"expected a B x C x T x H x W tensor, got shape {tuple(x.shape)}")
+        return {self.stream_names[0]: x}
+
+    def forward_features(self, x: torch.Tensor | dict[str, torch.Tensor]) -> torch.Tensor | tuple[torch.Tensor, ...]:
+        values = self._inputs(x)
+        for index, (name, body) in enumerate(self.nodes.items()):
+            inputs = [values[source] for source in self._edges[name]]
+            fused = self.fusions[name](inputs) if name in self.fusions else inputs[0]
+            values[name] = body(fused)
+            for released in self._release[index]:
+                values.pop(released, None)
+        features = tuple(values[name] for name in self.head_sources)
+        return features[0] if len(features) == 1 else features
+
+    def forward_head(self, features: torch.Tensor | tuple[torch.Tensor, ...], pre_logits: bool = False) -> torch.Tensor:
+        listed = [features] if isinstance(features, torch.Tensor) else list(features)
+        return self.head(listed, pre_logits=pre_logits)
+
+    def forward(self, x: torch.Tensor | dict[str, torch.Tensor]) -> torch.Tensor:
+        return self.forward_head(self.forward_features(x))
+
+    def reset_classifier(self, num_classes: int) -> None:
+        """Replace the final classifier (e.g. to fine-tune on a new label set); the genotype follows."""
+        self.head.reset(num_classes, self.genotype.init.dense_std)
+        self.num_classes = num_classes
+        self.genotype = self.genotype.with_num_classes(num_classes)
+
+    def connection_weights(self) -> dict[str, dict[str, float]]:
+        """Sigmoid connection weight of every fused edge, by node then source (AssembleNet-style graphs)."""
+        return {name: fusion.connection_weights() for name, fusion in self.fusions.items() if fusion.connection_weights()}
