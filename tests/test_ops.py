@@ -255,3 +255,10 @@ def test_every_causal_op_in_a_causal_bottleneck_is_causal() -> None:
     module, _ = _build(CAUSAL_LAYERS["bottleneck"])
     causal_convs = [m for m in module.modules() if isinstance(m, Conv3d) and m.kernel_size[0] > 1]
     assert causal_convs and all(m.causal for m in causal_convs)
+
+
+@pytest.mark.parametrize("mode", ["max", "avg"])
+def test_pooling_a_window_longer_than_the_clip(mode: str) -> None:
+    x = torch.randn(1, 2, 1, 4, 4)
+    pool = Pool3d(mode, (3, 1, 1), (1, 1, 1))
+    assert torch.allclose(pool(x), x)  # one real frame: max and padding-excluding average are the frame itself

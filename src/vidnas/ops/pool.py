@@ -21,7 +21,10 @@ class Pool3d(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         pads = window_pads(x.shape[-3:], self.kernel_size, self.stride, (1, 1, 1), self.pad_rule, self.causal)
-        symmetric = is_symmetric(pads) and all(2 * p <= k for (p, _), k in zip(pads, self.kernel_size))
+        # torch's own padding only when it accepts it: pad <= kernel/2 and the unpadded input covers the kernel
+        symmetric = is_symmetric(pads) and all(
+            2 * p <= k and n >= k for (p, _), k, n in zip(pads, self.kernel_size, x.shape[-3:])
+        )
         if self.mode == "max":
             if symmetric:
                 return F.max_pool3d(x, self.kernel_size, self.stride, [p for p, _ in pads])
