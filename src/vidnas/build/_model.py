@@ -36,10 +36,11 @@ class VidNet(nn.Module):
         self.num_classes = genotype.head.num_classes
         self.num_features = head.num_features
         self._edges = {node.name: [e.source for e in genotype.node_inputs(i)] for i, node in enumerate(genotype.nodes)}
+        self._peers = {node.name: genotype.peers(i) for i, node in enumerate(genotype.nodes) if node.attention == "peer"}
         # after which node each value can be freed, to keep peak memory at what the graph needs
         last_use: dict[str, int] = {}
         for index, node in enumerate(genotype.nodes):
-            for source in self._edges[node.name]:
+            for source in self._edges[node.name] + self._peers.get(node.name, []):
                 last_use[source] = index
         self._release = {i: [name for name, last in last_use.items() if last == i and name not in self.head_sources] for i in range(len(genotype.nodes))}
 
@@ -72,7 +73,10 @@ class VidNet(nn.Module):
         values = self._inputs(x)
         for index, (name, body) in enumerate(self.nodes.items()):
             inputs = [values[source] for source in self._edges[name]]
-            fused = self.fusions[name](inputs) if name in self.fusions else inputs[0]
+            if name in self.fusions:
+                fused = self.fusions[name](inputs, [values[p] for p in self._peers.get(name, [])])
+            else:
+                fused = inputs[0]
             values[name] = body(fused)
             for released in self._release[index]:
                 values.pop(released, None)
@@ -95,3 +99,44 @@ class VidNet(nn.Module):
     def connection_weights(self) -> dict[str, dict[str, float]]:
         """Sigmoid connection weight of every fused edge, by node then source (AssembleNet-style graphs)."""
         return {name: fusion.connection_weights() for name, fusion in self.fusions.items() if fusion.connection_weights()}
+
+
+class EnsembleNet(nn.Module):
+    """Members' logits averaged. Input: a dict of the streams the members read (or one tensor if they share
+    a single stream)."""
+
+    def __init__(self, genotype, members: list[VidNet]):  # noqa: ANN001 - Ensemble
+        super().__init__()
+        self.genotype = genotype
+        self.members = nn.ModuleList(members)
+        self.stream_names = [s.name for s in genotype.streams()]
+        self.num_classes = genotype.num_classes
+
+    def example_input(self, batch_size: int = 1, device: torch.device | str | None = None, dtype: torch.dtype | None = None):
+        tensors: dict[str, torch.Tensor] = {}
+        for member in self.members:
+            sample = member.example_input(batch_size, device=device, dtype=dtype)
+            tensors.update(sample if isinstance(sample, dict) else {member.stream_names[0]: sample})
+        return tensors[self.stream_names[0]] if len(tensors) == 1 else tensors
+
+    def forward(self, x: torch.Tensor | dict[str, torch.Tensor]) -> torch.Tensor:
+        if not isinstance(x, dict):
+            if len(self.stream_names) > 1:
+                raise ValueError(f"this ensemble reads several streams {self.stream_names}: pass a dict of tensors")
+            x = {self.stream_names[0]: x}
+        total: torch.Tensor | None = None
+        for member in self.members:
+            streams = {name: x[name] for name in member.stream_names if name in x}
+            missing = [name for name in member.stream_names if name not in x]
+            if missing:
+                raise ValueError(f"input dict lacks the stream(s) {missing}; the ensemble reads {self.stream_names}")
+            logits = member(streams if len(streams) > 1 else next(iter(streams.values())))
+            total = logits if total is None else total + logits
+        assert total is not None
+        return total / len(self.members)
+
+    def reset_classifier(self, num_classes: int) -> None:
+        for member in self.members:
+            member.reset_classifier(num_classes)
+        self.num_classes = num_classes
+        self.genotype = self.genotype.with_num_classes(num_classes)

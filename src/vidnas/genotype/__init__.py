@@ -19,7 +19,7 @@ from vidnas.genotype._layers import (
     TVNBlock,
     infer_sequence,
 )
-from vidnas.genotype._network import Edge, Genotype, Head, InitSpec, InputSpec, Node, NormSpec, Stream
+from vidnas.genotype._network import AnyGenotype, Edge, Ensemble, Genotype, Head, InitSpec, InputSpec, Node, NormSpec, Stream
 from vidnas.genotype._types import Shape, make_divisible, output_size, pad_amounts
 
 __all__ = [
@@ -30,7 +30,9 @@ __all__ = [
     "Branches",
     "ContextGate",
     "Conv",
+    "AnyGenotype",
     "Edge",
+    "Ensemble",
     "EvaNetBranch",
     "EvaNetModule",
     "Genotype",

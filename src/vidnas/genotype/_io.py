@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from vidnas.errors import GenotypeError
 from vidnas.genotype._layers import LAYER_OPS
-from vidnas.genotype._network import Genotype
+from vidnas.genotype._network import AnyGenotype, Ensemble, Genotype
 from vidnas.genotype._types import Shape
 
 
@@ -72,8 +72,9 @@ def errors_from_validation(error: ValidationError) -> list[tuple[str, str]]:
     return [(_path(tuple(e["loc"])), _message(e)) for e in error.errors()]
 
 
-def parse_genotype(data: dict[str, Any] | str, *, source: str | None = None, check: bool = True) -> Genotype:
-    """Build a Genotype from a dict or JSON text; validate structure and (if ``check``) shapes.
+def parse_genotype(data: dict[str, Any] | str, *, source: str | None = None, check: bool = True) -> AnyGenotype:
+    """Build a Genotype (or an Ensemble, when the object has ``members``) from a dict or JSON text; validate
+    structure and (if ``check``) shapes.
 
     Raises GenotypeError listing every structural problem found, or the first shape problem.
     """
@@ -85,7 +86,7 @@ def parse_genotype(data: dict[str, Any] | str, *, source: str | None = None, che
     if not isinstance(data, dict):
         raise GenotypeError("", f"a genotype is a JSON object, got {type(data).__name__}", source=source)
     try:
-        genotype = Genotype.model_validate(data)
+        genotype = (Ensemble if "members" in data else Genotype).model_validate(data)
     except ValidationError as error:
         raise GenotypeError(errors_from_validation(error), source=source) from None
     if check:
@@ -96,7 +97,7 @@ def parse_genotype(data: dict[str, Any] | str, *, source: str | None = None, che
     return genotype
 
 
-def load_genotype(path: str | Path, *, check: bool = True) -> Genotype:
+def load_genotype(path: str | Path, *, check: bool = True) -> AnyGenotype:
     """Read a genotype JSON file; errors name the file."""
     path = Path(path)
     if not path.is_file():
@@ -108,7 +109,7 @@ def load_genotype(path: str | Path, *, check: bool = True) -> Genotype:
     return parse_genotype(text, source=str(path), check=check)
 
 
-def save_genotype(genotype: Genotype, path: str | Path) -> None:
+def save_genotype(genotype: AnyGenotype, path: str | Path) -> None:
     Path(path).write_text(genotype.to_json() + "\n", encoding="utf-8")
 
 
@@ -138,8 +139,12 @@ def summary_rows(genotype: Genotype) -> list[tuple[int, str, str, str]]:
     return rows
 
 
-def summary(genotype: Genotype) -> str:
+def summary(genotype: AnyGenotype) -> str:
     """A human-readable multi-line description: input, every node and layer with output shapes, head."""
+    if isinstance(genotype, Ensemble):
+        parts = [f"{genotype.name} ({genotype.family}) ensemble of {len(genotype.members)}, mean of logits, fingerprint {genotype.fingerprint()}"]
+        parts += [summary(member) for member in genotype.members]
+        return "\n\n".join(parts)
     size = genotype.input.size
     streams = ", ".join(f"{s.name}:{s.modality}x{s.channels}" for s in genotype.input.streams)
     lines = [

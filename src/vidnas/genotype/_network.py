@@ -71,12 +71,19 @@ class Node(Spec):
     ``inputs`` empty means the previous node (or, for the first node, the only input stream). With several
     inputs, ``fusion`` ``weighted_sum`` follows AssembleNet: inputs larger than the smallest are max-pooled to
     its size, scaled by sigmoid(edge logit), summed per channel width, widths other than the largest mapped by
-    a 1×1×1 conv; ``concat`` aligns and concatenates. ``level`` is informational (AssembleNet levels)."""
+    a 1×1×1 conv; ``concat`` aligns and concatenates. ``level`` is the AssembleNet level (ResNet stage) of a
+    block node; stems leave it unset.
+
+    ``attention`` (AssembleNet++): ``peer`` scales every input connection channel-wise, per frame, by
+    σ(Dense_c(Σ_k softmax(b_c)_k · Dense_k(GAP(x_k)))) over the peer nodes k (every earlier node of a lower
+    level, stems included); ``self`` uses σ(Dense_c(GAP(x_c))). Applied after the edge weight, before the
+    1×1 width matching; a single-input node gets it too."""
 
     name: Name
     inputs: list[EdgeField] = []
     fusion: Literal["weighted_sum", "concat"] = "weighted_sum"
     level: Annotated[int, Field(ge=0)] | None = None
+    attention: Literal["none", "peer", "self"] = "none"
     layers: list[Layer] = []
 
 
@@ -121,7 +128,37 @@ class InitSpec(Spec):
 FINGERPRINT_EXCLUDES = ("name", "family", "description")
 
 
-class Genotype(Spec):
+class _Document(Spec):
+    """Serialising and fingerprinting shared by the top-level records."""
+
+    def to_dict(self, *, full: bool = False) -> dict[str, Any]:
+        """JSON-ready dict; fields at their default are left out unless ``full``."""
+        return self.model_dump(mode="json", exclude_defaults=not full)
+
+    def to_json(self, *, indent: int | None = 2, full: bool = False) -> str:
+        """JSON text; ``indent`` None gives one line, else short lists and objects stay on one line."""
+        if indent is None:
+            return json.dumps(self.to_dict(full=full), separators=(",", ":"))
+        return dumps_compact(self.to_dict(full=full), indent=indent)
+
+    def fingerprint(self) -> str:
+        """Stable content hash of the architecture (name, family and description excluded): 16 hex digits.
+
+        Hashes the canonical JSON without default-valued fields, so a field added later with a default that
+        keeps the old behaviour leaves existing fingerprints (and stored studies) unchanged.
+        """
+        return _fingerprint(self.to_dict(full=False))
+
+
+def _fingerprint(data: dict[str, Any]) -> str:
+    data = {k: v for k, v in data.items() if k not in FINGERPRINT_EXCLUDES}
+    if "members" in data:
+        data["members"] = [{k: v for k, v in m.items() if k not in FINGERPRINT_EXCLUDES} for m in data["members"]]
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+class Genotype(_Document):
     """A complete, buildable video network description. See the module docstring."""
 
     schema_version: Literal[1] = 1
@@ -143,6 +180,14 @@ class Genotype(Spec):
         if index > 0:
             return [Edge(source=self.nodes[index - 1].name)]
         return [Edge(source=self.input.streams[0].name)]
+
+    def peers(self, index: int) -> list[str]:
+        """Names of the peer nodes of node ``index`` for peer attention: earlier nodes of a lower level (stems,
+        whose level is unset, count as below level 0)."""
+        level = self.nodes[index].level
+        if level is None:
+            return []
+        return [n.name for n in self.nodes[:index] if n.level is None or n.level < level]
 
     def head_sources(self) -> list[str]:
         return list(self.head.sources) or [self.nodes[-1].name]
@@ -175,6 +220,13 @@ class Genotype(Spec):
                 if edge.source in seen:
                     raise GenotypeError(f"{path}.inputs[{e}].source", f"'{edge.source}' is connected twice")
                 seen.add(edge.source)
+            if node.attention == "peer":
+                if node.level is None:
+                    raise GenotypeError(f"{path}.level", "peer attention needs the node's level (peers are lower-level nodes)")
+                if not self.peers(index):
+                    raise GenotypeError(f"{path}.attention", "no earlier node has a lower level to attend to")
+            if node.attention != "none" and node.fusion == "concat":
+                raise GenotypeError(f"{path}.attention", "attention applies to weighted_sum fusion, not concat")
             fused = self._fused_shape(node, [shapes[e.source] for e in edges], path)
             shapes[node.name] = infer_sequence(list(node.layers), fused, f"{path}.layers")
         sources = self.head_sources()
@@ -210,25 +262,7 @@ class Genotype(Spec):
             return smallest.with_channels(sum(s.channels for s in shapes))
         return smallest.with_channels(max(s.channels for s in shapes))
 
-    # ------------------------------------------------------------------------------------ serialising
-    def to_dict(self, *, full: bool = False) -> dict[str, Any]:
-        """JSON-ready dict; fields at their default are left out unless ``full``."""
-        return self.model_dump(mode="json", exclude_defaults=not full)
-
-    def to_json(self, *, indent: int | None = 2, full: bool = False) -> str:
-        """JSON text; ``indent`` None gives one line, else short lists and objects stay on one line."""
-        if indent is None:
-            return json.dumps(self.to_dict(full=full), separators=(",", ":"))
-        return dumps_compact(self.to_dict(full=full), indent=indent)
-
-    def fingerprint(self) -> str:
-        """Stable content hash of the architecture (name, family and description excluded): 16 hex digits."""
-        data = self.to_dict(full=True)
-        for key in FINGERPRINT_EXCLUDES:
-            data.pop(key, None)
-        canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
-
+    # ------------------------------------------------------------------------------------ variants
     def with_input(self, *, frames: int | None = None, size: int | tuple[int, int] | None = None) -> "Genotype":
         """A copy reading a different clip length or frame size."""
         update: dict[str, Any] = {}
@@ -247,3 +281,63 @@ class Genotype(Spec):
         data["head"]["num_classes"] = num_classes
         return Genotype.model_validate(data)
 
+
+
+class Ensemble(_Document):
+    """A logit-averaging ensemble of member networks: EvaNet's RGB + flow ensemble, MoViNet-A6 (A4 + A5).
+
+    Members read the input streams they name (an RGB member ``rgb``, a flow member ``flow``); streams of the
+    same name must agree in channels. The ensemble's logits are the mean of the members' logits.
+    """
+
+    schema_version: Literal[1] = 1
+    name: str = "unnamed"
+    family: str = "custom"
+    description: str = ""
+    members: Annotated[list[Genotype], Field(min_length=2)]
+    combine: Literal["mean_logits"] = "mean_logits"
+
+    def streams(self) -> list[Stream]:
+        """The union of the members' input streams, first occurrence first."""
+        seen: dict[str, Stream] = {}
+        for member in self.members:
+            for stream in member.input.streams:
+                seen.setdefault(stream.name, stream)
+        return list(seen.values())
+
+    def check(self) -> dict[str, Shape]:
+        """Check every member, stream agreement and class counts; returns the members' shapes, prefixed."""
+        shapes: dict[str, Shape] = {}
+        streams: dict[str, tuple[int, int, tuple[int, int]]] = {}
+        classes = self.members[0].head.num_classes
+        for index, member in enumerate(self.members):
+            try:
+                member_shapes = member.check()
+            except GenotypeError as error:
+                raise GenotypeError([(f"members[{index}].{p}" if p else f"members[{index}]", m) for p, m in error.issues]) from None
+            for name, shape in member_shapes.items():
+                shapes[f"{index}.{name}"] = shape
+            for s_index, stream in enumerate(member.input.streams):
+                key = (stream.channels, member.input.frames, tuple(member.input.size))
+                if streams.setdefault(stream.name, key) != key:
+                    raise GenotypeError(
+                        f"members[{index}].input.streams[{s_index}]",
+                        f"stream '{stream.name}' must have the same channels, frames and size in every member",
+                    )
+            if member.head.num_classes != classes:
+                raise GenotypeError(f"members[{index}].head.num_classes", f"must equal member 0's {classes}")
+        return shapes
+
+    def with_input(self, *, frames: int | None = None, size: int | tuple[int, int] | None = None) -> "Ensemble":
+        return self.model_copy(update={"members": [m.with_input(frames=frames, size=size) for m in self.members]})
+
+    def with_num_classes(self, num_classes: int) -> "Ensemble":
+        return self.model_copy(update={"members": [m.with_num_classes(num_classes) for m in self.members]})
+
+    @property
+    def num_classes(self) -> int:
+        return self.members[0].head.num_classes
+
+
+AnyGenotype = Genotype | Ensemble
+"""Any top-level architecture record."""
