@@ -12,6 +12,8 @@ __all__ = [
     "VidnasError",
     "__version__",
     "build_model",
+    "create_model",
+    "list_models",
     "load_genotype",
     "parse_genotype",
 ]
@@ -22,3 +24,17 @@ def build_model(genotype, **kwargs):  # noqa: ANN001, ANN003 - thin re-export, s
     from vidnas.build import build_model as _build
 
     return _build(genotype, **kwargs)
+
+
+def create_model(name: str, num_classes: int | None = None, **overrides):  # noqa: ANN003, ANN201
+    """Build a zoo model by name; see :func:`vidnas.zoo.create_model`."""
+    from vidnas.zoo import create_model as _create
+
+    return _create(name, num_classes, **overrides)
+
+
+def list_models(pattern: str = "*", family: str | None = None) -> list[str]:
+    """Zoo model names matching a shell-style pattern; see :func:`vidnas.zoo.list_models`."""
+    from vidnas.zoo import list_models as _list
+
+    return _list(pattern, family)

@@ -67,34 +67,39 @@ def _root(
     _state["debug"] = debug
 
 
-def load(source: str):  # noqa: ANN201 - Genotype
-    """A genotype from a JSON file path."""
+def load(source: str):  # noqa: ANN201 - Genotype | Ensemble
+    """A genotype from a JSON file path or a zoo model name."""
     from vidnas.genotype import load_genotype
+    from vidnas.zoo import REGISTRY, get_genotype, model_info
 
-    return load_genotype(Path(source))
+    path = Path(source)
+    if path.exists() or source.endswith(".json") or "/" in source:
+        return load_genotype(path)
+    if source in REGISTRY:
+        return get_genotype(source)
+    model_info(source)  # raises with the closest names
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 @app.command()
 @friendly_errors
-def validate(files: list[str] = typer.Argument(..., help="Genotype JSON files.")) -> None:
+def validate(files: list[str] = typer.Argument(..., help="Genotype JSON files (or zoo model names).")) -> None:
     """Check genotype files: structure, references and shapes. Exit 1 if any is invalid."""
-    from vidnas.genotype import load_genotype
-
     bad = 0
     for file in files:
         try:
-            genotype = load_genotype(Path(file))
+            genotype = load(file)
         except GenotypeError as error:
             bad += 1
             for line in error.lines():
                 errors.print(f"[red]invalid[/] {line}", highlight=False, soft_wrap=True)
             continue
-        out = genotype.check()[genotype.head_sources()[0]]
-        console.print(
-            f"[green]ok[/] {file}: {genotype.name} ({genotype.family}), {len(genotype.nodes)} nodes, "
-            f"features {out}, fingerprint {genotype.fingerprint()}",
-            highlight=False,
-        )
+        shapes = genotype.check()
+        if hasattr(genotype, "members"):
+            what = f"ensemble of {len(genotype.members)}"
+        else:
+            what = f"{len(genotype.nodes)} nodes, features {shapes[genotype.head_sources()[0]]}"
+        console.print(f"[green]ok[/] {file}: {genotype.name} ({genotype.family}), {what}, fingerprint {genotype.fingerprint()}", highlight=False)
     if bad:
         raise typer.Exit(1)
 
@@ -102,7 +107,7 @@ def validate(files: list[str] = typer.Argument(..., help="Genotype JSON files.")
 @app.command()
 @friendly_errors
 def show(
-    file: str = typer.Argument(..., help="Genotype JSON file."),
+    file: str = typer.Argument(..., help="Genotype JSON file or zoo model name."),
     as_json: bool = typer.Option(False, "--json", help="Print the normalised genotype JSON instead of a table."),
     full: bool = typer.Option(False, "--full", help="With --json: include fields at their default value."),
 ) -> None:
@@ -112,6 +117,11 @@ def show(
     genotype = load(file)
     if as_json:
         sys.stdout.write(genotype.to_json(full=full) + "\n")
+        return
+    if hasattr(genotype, "members"):
+        from vidnas.genotype import summary
+
+        console.print(summary(genotype), highlight=False)
         return
     size = genotype.input.size
     streams = ", ".join(f"{s.name} ({s.modality}, {s.channels} ch)" for s in genotype.input.streams)
@@ -141,7 +151,7 @@ def _human(value: float, unit: str = "") -> str:
 @app.command()
 @friendly_errors
 def profile(
-    file: str = typer.Argument(..., help="Genotype JSON file."),
+    file: str = typer.Argument(..., help="Genotype JSON file or zoo model name (see `vidnas zoo list`)."),
     frames: Optional[int] = typer.Option(None, "--frames", min=1, help="Clip length (default: the genotype's)."),
     size: Optional[int] = typer.Option(None, "--size", min=1, help="Frame size in pixels (default: the genotype's)."),
     batch: int = typer.Option(1, "--batch", min=1, help="Batch size."),
@@ -205,6 +215,53 @@ def profile(
         table.add_row("peak memory (forward)", f"{result.peak_memory.forward_bytes / 2**20:.1f} MiB ({result.peak_memory.method})")
     console.print(table)
     console.print(f"[dim]{result.macs.convention}[/]", highlight=False)
+
+
+zoo_app = typer.Typer(help="The model zoo: published architectures by name.", no_args_is_help=True)
+app.add_typer(zoo_app, name="zoo")
+
+
+@zoo_app.command("list")
+@friendly_errors
+def zoo_list(
+    pattern: str = typer.Argument("*", help="Shell-style name pattern, e.g. 'movinet_*_stream'."),
+    family: Optional[str] = typer.Option(None, "--family", help="tvn, evanet, assemblenet, movinet or x3d."),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON list."),
+) -> None:
+    """Every zoo model: family, default input, parameters and MACs at that input."""
+    from vidnas.zoo import index_rows, list_models
+
+    names = set(list_models(pattern, family))
+    rows = [row for row in index_rows() if row["name"] in names]
+    if as_json:
+        sys.stdout.write(json.dumps(rows) + "\n")
+        return
+    table = Table(show_header=True, header_style="bold")
+    for column in ("name", "family", "input", "streams", "classes", "params", "MACs"):
+        table.add_column(column, justify="right" if column in ("classes", "params", "MACs") else "left", no_wrap=True)
+    for row in rows:
+        table.add_row(
+            row["name"],
+            row["family"],
+            f"{row['frames']}x{row['size']}² /{row['frame_stride']}",
+            "+".join(row["streams"]),
+            str(row["num_classes"]),
+            f"{row['params'] / 1e6:.2f} M",
+            f"{row['macs'] / 1e9:.2f} G",
+        )
+    console.print(table)
+    console.print(f"{len(rows)} models. MACs: conv + linear multiply-accumulates at the default input.", highlight=False)
+
+
+@zoo_app.command("info")
+@friendly_errors
+def zoo_info(name: str = typer.Argument(..., help="Zoo model name.")) -> None:
+    """A zoo model's paper, input, normalisation, reference numbers and their source (JSON)."""
+    from vidnas.zoo import model_info
+
+    from vidnas.genotype._types import dumps_compact
+
+    sys.stdout.write(dumps_compact(model_info(name).summary()) + "\n")
 
 
 def main() -> None:

@@ -40,7 +40,7 @@ def _conv(spec: g.Conv, shape: Shape, ctx: BuildContext) -> nn.Module:
     groups = spec.group_count(c_in)
     t, h, w = spec.kernel
     parts: "OrderedDict[str, nn.Module]" = OrderedDict()
-    factorised = spec.type == "2plus1d" and t > 1 and (h > 1 or w > 1)
+    factorised = spec.type == "2plus1d" and (spec.keep_unit_factors or (t > 1 and (h > 1 or w > 1)))
     if factorised:
         mid = spec.mid_channels(c_in)
         parts["conv"] = Conv2Plus1d(

@@ -51,7 +51,8 @@ class Conv(Spec):
         ``order`` picks which comes first (EvaNet: temporal first; MoViNet and R(2+1)D: spatial first); the
         width between them is the input width when depthwise, else ``mid`` or the rule ``mid_rule``
         (``r2plus1d``: ⌊t·h·w·C_in·C_out / (h·w·C_in + t·C_out)⌋, ``half``: C_out // 2 as in EvaNet). A factor
-        with kernel 1 is left out;
+        with kernel 1 is left out (MoViNet's 1×5×5 stream layers) unless ``keep_unit_factors`` (EvaNet's
+        conv21d builds both factors, e.g. a 1×1×1 temporal conv for a (2+1)D of temporal size 1);
       * ``itgm``: EvaNet's inflated Temporal Gaussian Mixture conv with ``components`` mixture components.
     ``causal``: the temporal dimension is padded in front only, so no output reads a future frame.
     """
@@ -68,6 +69,7 @@ class Conv(Spec):
     mid: PositiveInt | None = None
     mid_rule: Literal["r2plus1d", "half"] = "r2plus1d"
     mid_act: Activation | None = "relu"
+    keep_unit_factors: bool = False
     components: PositiveInt = 4
     norm: bool = True
     act: Activation | None = None
@@ -615,7 +617,7 @@ class EvaNetModule(_FamilyBlock):
 
     @staticmethod
     def _conv(kind: str, out: int, time: int, act: str | None) -> Conv:
-        return Conv(out=out, kernel=(time, 3, 3), type=kind, order="temporal_first", mid_rule="half", act=act)
+        return Conv(out=out, kernel=(time, 3, 3), type=kind, order="temporal_first", mid_rule="half", act=act, keep_unit_factors=True)
 
     def _branch(self, branch: EvaNetBranch, use_time: bool) -> list["Layer"]:
         f = self.branch_width()

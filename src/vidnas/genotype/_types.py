@@ -168,12 +168,12 @@ def dumps_compact(value: object, indent: int = 2, width: int = 100, _level: int 
     """JSON with every list or object that fits in ``width`` characters on one line (readable genotypes)."""
     import json
 
-    flat = json.dumps(value, separators=(", ", ": "))
+    flat = json.dumps(value, separators=(", ", ": "), ensure_ascii=False)
     if len(flat) + indent * _level <= width or not isinstance(value, (list, dict)) or not value:
         return flat
     pad, inner = " " * (indent * _level), " " * (indent * (_level + 1))
     if isinstance(value, list):
         items = [inner + dumps_compact(v, indent, width, _level + 1) for v in value]
         return "[\n" + ",\n".join(items) + "\n" + pad + "]"
-    items = [f"{inner}{json.dumps(k)}: {dumps_compact(v, indent, width, _level + 1)}" for k, v in value.items()]
+    items = [f"{inner}{json.dumps(k, ensure_ascii=False)}: {dumps_compact(v, indent, width, _level + 1)}" for k, v in value.items()]
     return "{\n" + ",\n".join(items) + "\n" + pad + "}"
