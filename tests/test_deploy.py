@@ -80,3 +80,24 @@ def test_moving_a_deployed_model_keeps_each_conv_layout() -> None:
 def test_unknown_layout_is_refused() -> None:
     with pytest.raises(ValueError, match="layout must be"):
         deploy_model(create_model("x3d_xs", frames=2, size=32), layout="fast")
+
+
+def test_in_place_activations_never_touch_shared_inputs() -> None:
+    from vidnas.genotype import Act, Branches, Residual
+
+    genotype = Genotype(
+        input=InputSpec(frames=4, size=8),
+        nodes=[
+            Node(name="a", layers=[Conv(out=4, act="relu")]),
+            Node(name="b", inputs=["a"], layers=[Act(fn="relu"), Conv(out=4)]),
+            Node(name="c", inputs=["a", "b"], layers=[Residual(body=[Branches(branches=[[Act(fn="relu")], [Conv(out=4, act="relu")]]), Conv(out=4)])]),
+        ],
+        head=Head(num_classes=2),
+    )
+    model = build_model(genotype, seed=0).eval()
+    x = model.example_input(2)
+    deployed = deploy_model(model, layout="channels_last")
+    with torch.no_grad():
+        assert torch.allclose(model(x), deployed(x), atol=1e-5)
+    inplace = [m for m in deployed.modules() if isinstance(m, nn.ReLU) and m.inplace]
+    assert len(inplace) == 2  # the two conv blocks' ReLUs; the standalone ones read shared tensors

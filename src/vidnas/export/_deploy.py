@@ -4,7 +4,8 @@ kernels materialised, and every convolution run in its fastest form on the targe
 Nothing here changes what the network computes (up to float rounding); it changes how. Forms of a conv:
 
 * ``channels_last_3d``: conv3d on NDHWC tensors — depthwise conv3d is 10-30× faster this way on CPU;
-* ``contiguous``: conv3d on NCDHW tensors;
+* ``contiguous``: conv3d on NCDHW tensors (converted from and back to the model's layout, so the network
+  stays channels_last_3d between convs and the conversions are counted in this form's cost);
 * ``frames_2d``: a 1×k×k conv run as a 2D conv over the B·T frames (NHWC), several times faster than any
   conv3d for thin inputs such as an RGB stem.
 
@@ -24,10 +25,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from vidnas.measure import torch_threads
-from vidnas.ops import Conv2Plus1d, Conv3d, ITGMConv3d
+from vidnas.ops import Conv2Plus1d, Conv3d, ITGMConv3d, Residual
 from vidnas.ops.padding import apply_pads, is_symmetric, window_pads
 
 FORMS = ("channels_last_3d", "contiguous", "frames_2d")
+SWITCH_MARGIN = 0.9
 
 
 class DeployConv3d(Conv3d):
@@ -52,6 +54,7 @@ class DeployConv3d(Conv3d):
             else:
                 self.bias.zero_()
         self.form = "contiguous"
+        self.outer_format = torch.channels_last_3d
         self.set_form(form)
 
     def _apply(self, fn, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
@@ -79,8 +82,10 @@ class DeployConv3d(Conv3d):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.form == "frames_2d":
             return self._frames_2d(x)
-        fmt = torch.channels_last_3d if self.form == "channels_last_3d" else torch.contiguous_format
-        return super().forward(x.contiguous(memory_format=fmt))
+        if self.form == "channels_last_3d":
+            return super().forward(x.contiguous(memory_format=torch.channels_last_3d))
+        # contiguous inside, channels_last_3d outside: the conversions are part of this form's measured cost
+        return super().forward(x.contiguous()).contiguous(memory_format=self.outer_format)
 
     def _frames_2d(self, x: torch.Tensor) -> torch.Tensor:
         pads = window_pads(x.shape[-3:], tuple(self.kernel_size), tuple(self.stride), tuple(self.dilation), self.pad_rule, False)
@@ -154,6 +159,24 @@ def fold_batchnorm(model: nn.Module) -> int:
     return folded
 
 
+def _inplace_activations(model: nn.Module) -> None:
+    """ReLU/ReLU6 write in place where their input is a fresh tensor nobody else reads: after a conv (+BN),
+    between the factors of a (2+1)D conv, and after a residual sum. Never on a tensor a branch or another
+    node shares."""
+    relus = (nn.ReLU, nn.ReLU6)
+    for module in model.modules():
+        candidates = []
+        if isinstance(module, nn.Sequential) and "conv" in module._modules and "act" in module._modules:
+            candidates.append(module._modules["act"])
+        elif isinstance(module, Conv2Plus1d):
+            candidates.append(module.mid_act)
+        elif isinstance(module, Residual):
+            candidates.append(module.act)
+        for act in candidates:
+            if isinstance(act, relus):
+                act.inplace = True
+
+
 def _replace_convs(module: nn.Module, form: str) -> list[DeployConv3d]:
     made = []
     for name, child in list(module.named_children()):
@@ -197,11 +220,13 @@ def _autotune(model: nn.Module, convs: list[DeployConv3d], example: Any, repeats
         if id(conv) not in shapes:
             continue
         x = torch.randn(shapes[id(conv)]).contiguous(memory_format=torch.channels_last_3d)
-        best, best_time = conv.form, float("inf")
-        for form in conv.allowed_forms():
+        # channels_last_3d is the network's layout: another form must beat it clearly to be worth a switch
+        conv.set_form("channels_last_3d")
+        best, best_time = "channels_last_3d", _time(lambda: conv(x), repeats)
+        for form in conv.allowed_forms()[1:]:
             conv.set_form(form)
             elapsed = _time(lambda: conv(x), repeats)
-            if elapsed < best_time:
+            if elapsed < SWITCH_MARGIN * best_time:
                 best, best_time = form, elapsed
         conv.set_form(best)
         chosen[best] = chosen.get(best, 0) + 1
@@ -233,9 +258,12 @@ def deploy_model(
     deployed = copy.deepcopy(model).eval()
     materialised = _materialise_itgm(deployed)
     folded = fold_batchnorm(deployed)
+    _inplace_activations(deployed)
     form = "contiguous" if layout == "contiguous" else "channels_last_3d"
     convs = _replace_convs(deployed, form)
     fmt = torch.contiguous_format if layout == "contiguous" else torch.channels_last_3d
+    for conv in convs:
+        conv.outer_format = fmt
     deployed = deployed.to(memory_format=fmt)  # convs keep their own weight layout (DeployConv3d._apply)
     forms = {form: len(convs)}
     if layout == "auto":
