@@ -56,9 +56,12 @@ def main() -> int:
         for threads in args.threads:
             eager = measure_latency(model, inputs, threads=threads, warmup=args.warmup, runs=args.runs)
             deployed = deploy_model(model, inputs, threads=threads)
-            fast = measure_latency(deployed, inputs, threads=threads, warmup=args.warmup, runs=args.runs, channels_last=True)
+            channels_last = deployed.deploy_report["input_layout"] == "channels_last_3d"
+            fast = measure_latency(deployed, inputs, threads=threads, warmup=args.warmup, runs=args.runs, channels_last=channels_last)
             speedup = eager.median_ms / fast.median_ms
-            forms = ", ".join(f"{k}:{v}" for k, v in sorted(deployed.deploy_report["conv_forms"].items()))
+            forms = deployed.deploy_report["whole_model_ms"].get("chosen", "") + " " + ", ".join(
+                f"{k}:{v}" for k, v in sorted(deployed.deploy_report["conv_forms"].items())
+            )
             table.add_row(
                 name, shape, f"{macs / 1e9:.2f}", f"cpu {threads}t", f"{eager.median_ms:.1f}", f"{fast.median_ms:.1f}",
                 f"{speedup:.2f}x", f"{macs / 1e9 / (eager.median_ms / 1e3):.1f}", f"{macs / 1e9 / (fast.median_ms / 1e3):.1f}", forms,

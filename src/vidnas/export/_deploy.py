@@ -233,6 +233,33 @@ def _autotune(model: nn.Module, convs: list[DeployConv3d], example: Any, repeats
     return chosen
 
 
+@torch.no_grad()
+def _pick_whole_model(model: nn.Module, convs: list[DeployConv3d], example: Any, repeats: int) -> tuple[dict[str, int], dict[str, float]]:
+    """Per-op timing misses what ops cost each other (layout conversions, cache effects): time the whole
+    network with the tuned forms, all channels_last_3d and all contiguous, and keep the fastest."""
+    tuned = [conv.form for conv in convs]
+    plans = {
+        "tuned": (tuned, torch.channels_last_3d),
+        "channels_last_3d": (["channels_last_3d"] * len(convs), torch.channels_last_3d),
+        "contiguous": (["contiguous"] * len(convs), torch.contiguous_format),
+    }
+    timings = {}
+    for plan, (plan_forms, fmt) in plans.items():
+        for conv, form in zip(convs, plan_forms):
+            conv.set_form(form)
+            conv.outer_format = fmt
+        inputs = _to_layout(example, fmt)
+        timings[plan] = round(_time(lambda: model(inputs), repeats) * 1000, 3)
+    best = min(timings, key=timings.get)
+    plan_forms, fmt = plans[best]
+    counts: dict[str, int] = {}
+    for conv, form in zip(convs, plan_forms):
+        conv.set_form(form)
+        conv.outer_format = fmt
+        counts[form] = counts.get(form, 0) + 1
+    return counts, {"chosen": best, **timings}
+
+
 def _to_layout(inputs: Any, fmt: torch.memory_format) -> Any:
     if isinstance(inputs, dict):
         return {k: v.contiguous(memory_format=fmt) for k, v in inputs.items()}
@@ -266,10 +293,19 @@ def deploy_model(
         conv.outer_format = fmt
     deployed = deployed.to(memory_format=fmt)  # convs keep their own weight layout (DeployConv3d._apply)
     forms = {form: len(convs)}
+    timings: dict[str, float] = {}
     if layout == "auto":
         if example_input is None:
             example_input = model.example_input(1)
         with torch_threads(threads):
             forms = _autotune(deployed, convs, _to_layout(example_input, fmt), repeats)
-    deployed.deploy_report = {"batchnorm_folded": folded, "itgm_materialised": materialised, "conv_forms": forms, "layout": layout}
+            forms, timings = _pick_whole_model(deployed, convs, example_input, repeats)
+    deployed.deploy_report = {
+        "batchnorm_folded": folded,
+        "itgm_materialised": materialised,
+        "conv_forms": forms,
+        "layout": layout,
+        "whole_model_ms": timings,
+        "input_layout": "contiguous" if timings.get("chosen") == "contiguous" or layout == "contiguous" else "channels_last_3d",
+    }
     return deployed

@@ -6,6 +6,7 @@ from vidnas.ops.conv import Conv2Plus1d, Conv3d, ITGMConv3d, padded_conv3d
 from vidnas.ops.fusion import WeightedFusion
 from vidnas.ops.head import ClassifierHead
 from vidnas.ops.pool import Pool3d
+from vidnas.ops.repflow import RepresentationFlow
 from vidnas.ops.residual import Branches, DropPath, Residual
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "HardSwish",
     "ITGMConv3d",
     "Pool3d",
+    "RepresentationFlow",
     "Residual",
     "SqueezeExcite",
     "Swish",

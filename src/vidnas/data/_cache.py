@@ -1,0 +1,208 @@
+"""The decoded-clip cache: every video decoded once into memory-mapped uint8 shards, reused by every epoch
+and every search trial.
+
+Layout of a cache folder::
+
+    index.json            settings, classes, one entry per video (path, size, mtime, label, shard, slot, status)
+    rgb_00000.u8 ...      uint8 [n, frames, size, size, 3] per shard, raw (numpy memmap)
+    flow_00000.f16 ...    float16 [n, frames, size, size, 2] beside them when built with flow
+
+Each video contributes ``frames`` frames spread uniformly over its whole length, resized so the short side is
+``size`` and centre-cropped to size×size. An entry is reused when its path, byte size and mtime and the
+cache settings are unchanged; a changed, new or removed source file is re-decoded or dropped on the next
+build. The index is written last and atomically, so an interrupted build never leaves a cache that lies.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from vidnas.data._clips import center_crop, resize_short_side, to_float, uniform_indices
+from vidnas.data._decode import VideoError, decode_frames, file_key, probe
+from vidnas.data._flow import optical_flow
+from vidnas.data._sources import Source
+from vidnas.errors import VidnasError
+
+CACHE_VERSION = 1
+INDEX = "index.json"
+
+
+class CacheError(VidnasError):
+    """A cache folder is missing, incomplete, or was built with other settings."""
+
+
+@dataclass(frozen=True)
+class CacheSettings:
+    frames: int
+    size: int
+    flow: str | None = None
+    version: int = CACHE_VERSION
+
+
+def _decode_for_cache(path: str, settings: CacheSettings) -> np.ndarray:
+    info = probe(path)
+    clip = decode_frames(path, uniform_indices(info.frames, settings.frames), info)
+    tensor = center_crop(resize_short_side(to_float(clip), settings.size), settings.size)
+    return tensor.permute(1, 2, 3, 0).mul(255.0).round().clamp(0, 255).to(dtype=torch.uint8).numpy()
+
+
+class ClipCache:
+    """A built cache, opened read-only: ``rgb(i)`` / ``flow(i)`` are memory-mapped arrays of video ``i``."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+        index_path = self.root / INDEX
+        if not index_path.is_file():
+            raise CacheError(f"{self.root}: not a vidnas clip cache (no {INDEX}); build one with `vidnas data cache`")
+        index = json.loads(index_path.read_text(encoding="utf-8"))
+        if index.get("version") != CACHE_VERSION:
+            raise CacheError(f"{index_path}: cache version {index.get('version')} is not {CACHE_VERSION}; rebuild it")
+        settings = index["settings"]
+        self.settings = CacheSettings(settings["frames"], settings["size"], settings.get("flow"))
+        self.frames, self.size = self.settings.frames, self.settings.size
+        self.has_flow = self.settings.flow is not None
+        self.classes: list[str] = index["classes"]
+        self.multi_label: bool = index["multi_label"]
+        self.entries = [e for e in index["entries"] if e["status"] == "ok"]
+        self.failed = [e for e in index["entries"] if e["status"] != "ok"]
+        self._maps: dict[tuple[str, int], np.memmap] = {}
+        self._counts = {int(k): v for k, v in index["shards"].items()}
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def _map(self, kind: str, shard: int) -> np.memmap:
+        key = (kind, shard)
+        if key not in self._maps:  # opened lazily: each DataLoader worker maps its own
+            channels, dtype, suffix = (3, np.uint8, "u8") if kind == "rgb" else (2, np.float16, "f16")
+            shape = (self._counts[shard], self.frames, self.size, self.size, channels)
+            self._maps[key] = np.memmap(self.root / f"{kind}_{shard:05d}.{suffix}", dtype=dtype, mode="r", shape=shape)
+        return self._maps[key]
+
+    def rgb(self, video: int) -> np.ndarray:
+        entry = self.entries[video]
+        return self._map("rgb", entry["shard"])[entry["slot"]]
+
+    def flow(self, video: int) -> np.ndarray:
+        if not self.has_flow:
+            raise CacheError(f"{self.root}: built without optical flow")
+        entry = self.entries[video]
+        return self._map("flow", entry["shard"])[entry["slot"]].astype(np.float32)
+
+    def label(self, video: int) -> int | tuple[int, ...]:
+        label = self.entries[video]["label"]
+        return tuple(label) if isinstance(label, list) else int(label)
+
+    def __getstate__(self) -> dict[str, Any]:  # memmaps are reopened in worker processes
+        state = dict(self.__dict__)
+        state["_maps"] = {}
+        return state
+
+
+def build_cache(
+    source: Source,
+    out: str | Path,
+    *,
+    frames: int,
+    size: int,
+    flow: str | None = None,
+    shard_size: int = 512,
+    progress: Callable[[int, int, str], None] | None = None,
+) -> ClipCache:
+    """Decode ``source`` into a cache at ``out`` (see the module docstring); unchanged entries are reused.
+
+    Bad videos are recorded in the index with their error and skipped; ``progress(done, total, path)`` is
+    called after each video.
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    settings = CacheSettings(frames, size, flow)
+    previous: dict[tuple[str, int, int], int] = {}  # (path, bytes, mtime) -> entry number in the old cache
+    old = None
+    if (out / INDEX).is_file():
+        try:
+            old = ClipCache(out)
+        except (CacheError, KeyError, ValueError, json.JSONDecodeError):
+            old = None
+    if old is not None and old.settings == settings:
+        for i, entry in enumerate(old.entries):
+            previous[(entry["path"], entry["bytes"], entry["mtime_ns"])] = i
+    entries: list[dict[str, Any]] = []
+    shard, slot = 0, 0
+    counts: dict[int, int] = {}
+    writers: dict[str, np.memmap] = {}
+    staged: list[Path] = []
+
+    def open_shard(number: int, count: int) -> None:
+        for kind, channels, dtype, suffix in (("rgb", 3, np.uint8, "u8"), ("flow", 2, np.float16, "f16")):
+            if kind == "flow" and not flow:
+                continue
+            path = out / f"{kind}_{number:05d}.{suffix}.tmp"
+            staged.append(path)
+            writers[kind] = np.memmap(path, dtype=dtype, mode="w+", shape=(count, frames, size, size, channels))
+
+    total = len(source.items)
+    shard_counts = [min(shard_size, total - start) for start in range(0, total, shard_size)] or [0]
+    reused = decoded = 0
+    for position, item in enumerate(source.items):
+        if slot == 0:
+            open_shard(shard, shard_counts[shard])
+        label: Any = list(item.label) if isinstance(item.label, tuple) else item.label
+        entry: dict[str, Any] = {"path": item.path, "label": label}
+        try:
+            entry["bytes"], entry["mtime_ns"] = file_key(item.path)
+            key = (item.path, entry["bytes"], entry["mtime_ns"])
+            if key in previous and old is not None:
+                rgb = np.asarray(old.rgb(previous[key]))
+                flow_clip = old.flow(previous[key]).astype(np.float16) if flow else None
+                reused += 1
+            else:
+                rgb = _decode_for_cache(item.path, settings)
+                flow_clip = optical_flow(rgb, flow).astype(np.float16) if flow else None
+                decoded += 1
+            writers["rgb"][slot] = rgb
+            if flow:
+                writers["flow"][slot] = flow_clip
+            entry.update(status="ok", shard=shard, slot=slot)
+        except (VideoError, OSError) as error:
+            entry.update(status="failed", error=str(error), shard=shard, slot=slot)
+        entries.append(entry)
+        slot += 1
+        if slot == shard_counts[shard] or position == total - 1:
+            for writer in writers.values():
+                writer.flush()
+            counts[shard] = slot
+            writers.clear()
+            shard, slot = shard + 1, 0
+        if progress is not None:
+            progress(position + 1, total, item.path)
+    # commit: shards first, then the index (atomic rename), then leftovers of a previous, larger cache
+    for path in staged:
+        os.replace(path, path.with_suffix(""))
+    index = {
+        "version": CACHE_VERSION,
+        "settings": {"frames": frames, "size": size, "flow": flow},
+        "classes": source.classes,
+        "multi_label": source.multi_label,
+        "source": source.origin,
+        "shards": {str(k): v for k, v in counts.items()},
+        "entries": entries,
+        "stats": {"reused": reused, "decoded": decoded, "failed": sum(e["status"] != "ok" for e in entries)},
+    }
+    temporary = out / (INDEX + ".tmp")
+    temporary.write_text(json.dumps(index), encoding="utf-8")
+    os.replace(temporary, out / INDEX)
+    for leftover in out.glob("*_*.u8"):
+        if int(leftover.stem.split("_")[1]) not in counts:
+            leftover.unlink()
+    for leftover in out.glob("*_*.f16"):
+        if not flow or int(leftover.stem.split("_")[1]) not in counts:
+            leftover.unlink()
+    return ClipCache(out)

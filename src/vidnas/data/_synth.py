@@ -1,0 +1,157 @@
+"""The built-in benchmark data set: procedurally generated clips told apart only by motion and temporal order.
+
+Every clip draws its appearance from one distribution, whatever its class: a smooth random background and
+one textured, asymmetric object of random colour, size and position. Classes differ only in how the object
+moves. They come in pairs that are exact time-reversals of each other (a clip of the second class is a clip
+of the first played backwards), so a frame-order-blind model cannot beat chance within a pair.
+Clips are written as real H.264 mp4 files in a class-per-folder layout with CSV lists, deterministically per
+seed.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from vidnas._imports import optional_import
+from vidnas.errors import VidnasError
+
+MOTION_PAIRS = [
+    ("move_right", "move_left"),
+    ("move_down", "move_up"),
+    ("zoom_in", "zoom_out"),
+    ("rotate_clockwise", "rotate_counterclockwise"),
+    ("fade_in", "fade_out"),
+]
+MAX_CLASSES = 2 * len(MOTION_PAIRS)
+
+
+def class_names(count: int) -> list[str]:
+    if not 2 <= count <= MAX_CLASSES or count % 2:
+        raise VidnasError(f"--classes must be an even number from 2 to {MAX_CLASSES} (time-reversal pairs), got {count}")
+    return [name for pair in MOTION_PAIRS[: count // 2] for name in pair]
+
+
+def _background(rng: np.random.Generator, size: int) -> np.ndarray:
+    coarse = rng.uniform(0.15, 0.85, size=(4, 4, 3))
+    y = np.linspace(0, 3, size)
+    grid_y, grid_x = np.meshgrid(y, y, indexing="ij")
+    y0, x0 = np.floor(grid_y).astype(int).clip(0, 2), np.floor(grid_x).astype(int).clip(0, 2)
+    fy, fx = (grid_y - y0)[..., None], (grid_x - x0)[..., None]
+    top = coarse[y0, x0] * (1 - fx) + coarse[y0, x0 + 1] * fx
+    bottom = coarse[y0 + 1, x0] * (1 - fx) + coarse[y0 + 1, x0 + 1] * fx
+    return (top * (1 - fy) + bottom * fy) + rng.normal(0, 0.03, size=(size, size, 3))
+
+
+def _object_mask(size: int, cx: float, cy: float, radius: float, angle: float) -> np.ndarray:
+    """An ellipse with a notch: asymmetric, so rotation is visible."""
+    y, x = np.mgrid[0:size, 0:size].astype(np.float64)
+    dx, dy = x - cx, y - cy
+    c, s = math.cos(angle), math.sin(angle)
+    u, v = c * dx + s * dy, -s * dx + c * dy
+    ellipse = (u / radius) ** 2 + (v / (0.55 * radius)) ** 2 <= 1.0
+    notch = ((u - 0.6 * radius) ** 2 + v**2) <= (0.3 * radius) ** 2
+    return ellipse & ~notch
+
+
+def render_clip(kind: str, rng: np.random.Generator, frames: int, size: int) -> np.ndarray:
+    """uint8 frames×size×size×3 of the forward member of a motion pair (``kind`` is its first name)."""
+    background = _background(rng, size)
+    colour = rng.uniform(0.0, 1.0, size=3)
+    texture_phase = rng.uniform(0, 2 * math.pi)
+    radius = size * rng.uniform(0.12, 0.2)
+    cx, cy = rng.uniform(0.3, 0.7) * size, rng.uniform(0.3, 0.7) * size
+    angle = rng.uniform(0, 2 * math.pi)
+    speed = rng.uniform(0.5, 1.0) * size * 0.4 / max(frames - 1, 1)
+    y, x = np.mgrid[0:size, 0:size]
+    texture = 0.8 + 0.2 * np.sin(x * 0.7 + y * 0.4 + texture_phase)[..., None]
+    out = np.empty((frames, size, size, 3), dtype=np.uint8)
+    for t in range(frames):
+        progress = t - (frames - 1) / 2  # symmetric around the middle frame
+        px, py, r, a, alpha = cx, cy, radius, angle, 1.0
+        if kind == "move_right":
+            px = cx + speed * progress
+        elif kind == "move_down":
+            py = cy + speed * progress
+        elif kind == "zoom_in":
+            r = radius * (1.0 + 0.6 * (t / max(frames - 1, 1)))
+        elif kind == "rotate_clockwise":
+            a = angle + 1.5 * math.pi * t / max(frames - 1, 1)
+        elif kind == "fade_in":
+            alpha = t / max(frames - 1, 1)
+        else:
+            raise ValueError(kind)
+        mask = _object_mask(size, px, py, r, a)[..., None]
+        frame = np.where(mask, (1 - alpha) * background + alpha * colour * texture, background)
+        out[t] = np.clip(frame * 255.0, 0, 255).astype(np.uint8)
+    return out
+
+
+def synth_clip(label: int, rng: np.random.Generator, frames: int, size: int) -> np.ndarray:
+    """A clip of class ``label`` (see ``class_names``): odd labels are the even ones played backwards."""
+    forward, _ = MOTION_PAIRS[label // 2]
+    clip = render_clip(forward, rng, frames, size)
+    return clip[::-1].copy() if label % 2 else clip
+
+
+def write_mp4(path: str | Path, frames: np.ndarray, fps: float = 25.0, crf: int = 18) -> None:
+    """Write uint8 T×H×W×3 RGB frames as an H.264 mp4 (sizes rounded down to even numbers)."""
+    av = optional_import("av", "writing video")
+    height, width = frames.shape[1] // 2 * 2, frames.shape[2] // 2 * 2
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=int(round(fps)))
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.options = {"crf": str(crf), "preset": "medium", "threads": "1"}
+        for frame in frames:
+            video_frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame[:height, :width]), format="rgb24")
+            for packet in stream.encode(video_frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+
+
+def synthesize(
+    out: str | Path,
+    *,
+    classes: int = 8,
+    train_per_class: int = 24,
+    val_per_class: int = 8,
+    size: int = 64,
+    frames: int = 16,
+    fps: float = 25.0,
+    seed: int = 0,
+    on_clip: Callable[[], None] | None = None,
+) -> dict[str, Path]:
+    """Write the benchmark data set to ``out``: train/ and val/ class folders of mp4 files, train.csv and
+    val.csv (``path,label`` relative to ``out``) and classes.txt. Returns those three file paths."""
+    names = class_names(classes)
+    if size < 16 or size % 2:
+        raise VidnasError(f"--size must be an even number >= 16, got {size}")
+    if frames < 2:
+        raise VidnasError(f"--frames must be >= 2, got {frames}")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "classes.txt").write_text("\n".join(names) + "\n", encoding="utf-8")
+    jobs = [(split, label, i) for split, count in (("train", train_per_class), ("val", val_per_class)) for label in range(classes) for i in range(count)]
+    rows: dict[str, list[tuple[str, str]]] = {"train": [], "val": []}
+    for split, label, i in jobs:
+        # one generator per clip, seeded by (seed, split, label, i): any subset regenerates identically
+        rng = np.random.default_rng([seed, 0 if split == "train" else 1, label, i])
+        relative = Path(split) / names[label] / f"{names[label]}_{i:04d}.mp4"
+        (out / relative).parent.mkdir(parents=True, exist_ok=True)
+        write_mp4(out / relative, synth_clip(label, rng, frames, size), fps=fps)
+        rows[split].append((relative.as_posix(), names[label]))
+        if on_clip is not None:
+            on_clip()
+    paths = {"classes": out / "classes.txt"}
+    for split, split_rows in rows.items():
+        with (out / f"{split}.csv").open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["path", "label"])
+            writer.writerows(split_rows)
+        paths[split] = out / f"{split}.csv"
+    return paths
