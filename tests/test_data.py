@@ -31,7 +31,7 @@ from vidnas.data import (
     view_indices,
     write_mp4,
 )
-from vidnas.data._clips import apply_box, eval_boxes, random_resized_crop_box, train_params
+from vidnas.data._clips import crop_resize, crop_resize_flow, eval_source_boxes, normalized, random_resized_crop_box, train_params
 from vidnas.ops import RepresentationFlow
 
 av = pytest.importorskip("av")
@@ -257,16 +257,25 @@ def test_sampling_rules() -> None:
 
 def test_one_crop_and_flip_for_the_whole_clip() -> None:
     frame = np.random.default_rng(0).integers(0, 255, (40, 60, 3), dtype=np.uint8)
-    clip = torch.as_tensor(np.stack([frame] * 5)).permute(3, 0, 1, 2).float()
-    rng = np.random.default_rng(1)
-    box, flip = train_params(40, 60, rng)
-    out = apply_box(clip, box, 24, flip)
-    assert out.shape == (3, 5, 24, 24) and all(torch.equal(out[:, 0], out[:, t]) for t in range(5))
-    flow = torch.ones(2, 3, 40, 60)
-    flipped = apply_box(flow, (0, 0, 40, 60), 20, True, flow=True)
+    clip = np.stack([frame] * 5)
+    box, flip = train_params(40, 60, np.random.default_rng(1))
+    out = crop_resize(clip, box, 24, flip)
+    assert out.shape == (3, 5, 24, 24) and out.dtype == torch.uint8
+    assert all(torch.equal(out[:, 0], out[:, t]) for t in range(5))
+    # uint8 resize agrees with a float resize of the same crop
+    top, left, h, w = box
+    reference = torch.nn.functional.interpolate(
+        torch.as_tensor(clip[:, top : top + h, left : left + w]).permute(0, 3, 1, 2).float(), size=(24, 24), mode="bilinear", antialias=True
+    ).permute(1, 0, 2, 3)
+    reference = reference.flip(-1) if flip else reference
+    assert (out.float() - reference).abs().max() <= 1.0
+    assert torch.allclose(normalized(out, (0.5,) * 3, (0.25,) * 3), (out.float() / 255 - 0.5) / 0.25, atol=1e-5)
+    flow = np.ones((3, 40, 60, 2), np.float32)
+    flipped = crop_resize_flow(flow, (0, 0, 40, 60), 20, True)
     assert torch.allclose(flipped[0], torch.full_like(flipped[0], -20 / 60)) and torch.allclose(flipped[1], torch.full_like(flipped[1], 0.5))
-    resized, boxes = eval_boxes(40, 60, 20, crops=3)
-    assert resized == (20, 30) and [b[1] for b in boxes] == [0, 5, 10]
+    # short side 40 -> 20: the centre square, or three squares along the long side
+    assert eval_source_boxes(40, 60, 20) == [(0, 10, 40, 40)]
+    assert [b[1] for b in eval_source_boxes(40, 60, 20, crops=3)] == [0, 10, 20]
     # a crop that cannot fit falls back to the centred square
     assert random_resized_crop_box(40, 60, np.random.default_rng(2), (1.0, 1.0), (1.0, 1.0)) == (0, 10, 40, 40)
 

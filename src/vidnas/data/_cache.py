@@ -22,9 +22,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
-import torch
 
-from vidnas.data._clips import center_crop, resize_short_side, to_float, uniform_indices
+from vidnas.data._clips import crop_resize, eval_source_boxes, uniform_indices
 from vidnas.data._decode import VideoError, decode_frames, file_key, probe
 from vidnas.data._flow import optical_flow
 from vidnas.data._sources import Source
@@ -49,8 +48,8 @@ class CacheSettings:
 def _decode_for_cache(path: str, settings: CacheSettings) -> np.ndarray:
     info = probe(path)
     clip = decode_frames(path, uniform_indices(info.frames, settings.frames), info)
-    tensor = center_crop(resize_short_side(to_float(clip), settings.size), settings.size)
-    return tensor.permute(1, 2, 3, 0).mul(255.0).round().clamp(0, 255).to(dtype=torch.uint8).numpy()
+    box = eval_source_boxes(clip.shape[1], clip.shape[2], settings.size)[0]
+    return crop_resize(clip, box, settings.size).permute(1, 2, 3, 0).contiguous().numpy()
 
 
 class ClipCache:

@@ -17,13 +17,12 @@ import torch
 from torch.utils.data import Dataset
 
 from vidnas.data._clips import (
-    apply_box,
-    apply_eval,
+    crop_resize,
+    crop_resize_flow,
     dense_indices,
-    eval_boxes,
-    normalize,
+    eval_source_boxes,
+    normalized,
     sampling_step,
-    to_float,
     train_params,
     view_indices,
 )
@@ -103,24 +102,19 @@ class _ClipDataset(Dataset):
                 self.skipped[candidate] = str(error)
                 log.warning("skipping bad video (%d skipped so far): %s", len(self.skipped), error)
                 continue
-            rgb = to_float(clip)
-            flow_t = torch.as_tensor(np.asarray(flow, dtype=np.float32)).permute(3, 0, 1, 2) if flow is not None else None
+            height, width = clip.shape[1:3]
             if self.train:
-                box, flip = train_params(rgb.shape[-2], rgb.shape[-1], rng, self.scale, self.hflip)
-                rgb = apply_box(rgb, box, self.size, flip)
-                flow_t = apply_box(flow_t, box, self.size, flip, flow=True) if flow_t is not None else None
+                box, flip = train_params(height, width, rng, self.scale, self.hflip)
             else:
-                resized, boxes = eval_boxes(rgb.shape[-2], rgb.shape[-1], self.size, self.crops)
-                rgb = apply_eval(rgb, resized, boxes[crop_view])
-                flow_t = apply_eval(flow_t, resized, boxes[crop_view], flow=True) if flow_t is not None else None
+                box, flip = eval_source_boxes(height, width, self.size, self.crops)[crop_view], False
             item = {
-                "video": normalize(rgb, self.mean, self.std),
+                "video": normalized(crop_resize(clip, box, self.size, flip), self.mean, self.std),
                 "label": _target(self._label(candidate), len(self.classes), self.multi_label),
                 "index": candidate,
                 "view": view,
             }
-            if flow_t is not None:
-                item["flow"] = flow_t
+            if flow is not None:
+                item["flow"] = crop_resize_flow(flow, box, self.size, flip)
             return item
         raise VideoError(f"no usable video left: all {self._length} failed to decode")
 
