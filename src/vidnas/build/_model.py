@@ -6,7 +6,8 @@ import torch
 from torch import nn
 
 from vidnas.genotype import Genotype, Shape
-from vidnas.ops import ClassifierHead, WeightedFusion
+from vidnas.ops import ClassifierHead, ContextGating, ITGMConv3d, Pool3d, SqueezeExcite, WeightedFusion
+from vidnas.stream._context import NotStreamableError, streaming
 
 
 class VidNet(nn.Module):
@@ -43,6 +44,7 @@ class VidNet(nn.Module):
             for source in self._edges[node.name] + self._peers.get(node.name, []):
                 last_use[source] = index
         self._release = {i: [name for name, last in last_use.items() if last == i and name not in self.head_sources] for i in range(len(genotype.nodes))}
+        name_for_streaming(self)
 
     @property
     def input_spec(self):  # noqa: ANN201 - InputSpec
@@ -96,6 +98,52 @@ class VidNet(nn.Module):
         self.num_classes = num_classes
         self.genotype = self.genotype.with_num_classes(num_classes)
 
+    # ---------------------------------------------------------------------------------------- streaming
+    def streaming_blockers(self) -> list[str]:
+        """Every layer that keeps this network from running frame by frame, with the reason (empty: streamable)."""
+        return streaming_blockers(self)
+
+    def init_state(
+        self,
+        batch_size: int = 1,
+        size: int | tuple[int, int] | None = None,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> dict[str, torch.Tensor]:
+        """The state of a new stream: named zero tensors (buffers of k_t-1 frames for each causal temporal
+        conv, running sums and counts for causal SE and the head's cumulative pooling).
+
+        ``size`` is the frame size the stream will have (default: the genotype's). Refuses a network with a
+        non-causal temporal op, naming the first one.
+        """
+        _refuse_if_blocked(self)
+        parameter = next(self.parameters())
+        device = device or parameter.device
+        dtype = dtype or parameter.dtype
+        if size is None:
+            size = self.genotype.input.size
+        height, width = (size, size) if isinstance(size, int) else size
+        frames = {
+            s.name: torch.zeros(batch_size, s.channels, 1, height, width, device=device, dtype=dtype) for s in self.genotype.input.streams
+        }
+        x = frames[self.stream_names[0]] if len(frames) == 1 else frames
+        with torch.no_grad(), streaming(None, initialise=True) as call:
+            self.forward(x)
+        return call.outgoing
+
+    def stream_step(
+        self, frames: torch.Tensor | dict[str, torch.Tensor], state: dict[str, torch.Tensor] | None = None
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Feed T >= 1 new frames of a stream; returns (logits over every frame so far, the next state).
+
+        Pure: the state passed in is not modified, so one model serves any number of streams. Use eval mode:
+        then the logits after the last frame equal the whole-clip forward.
+        """
+        _refuse_if_blocked(self)
+        with streaming(state) as call:
+            logits = self.forward(frames)
+        return logits, call.outgoing
+
     def connection_weights(self) -> dict[str, dict[str, float]]:
         """Sigmoid connection weight of every fused edge, by node then source (AssembleNet-style graphs)."""
         return {name: fusion.connection_weights() for name, fusion in self.fusions.items() if fusion.connection_weights()}
@@ -111,6 +159,7 @@ class EnsembleNet(nn.Module):
         self.members = nn.ModuleList(members)
         self.stream_names = [s.name for s in genotype.streams()]
         self.num_classes = genotype.num_classes
+        name_for_streaming(self)
 
     def example_input(self, batch_size: int = 1, device: torch.device | str | None = None, dtype: torch.dtype | None = None):
         tensors: dict[str, torch.Tensor] = {}
@@ -140,3 +189,38 @@ class EnsembleNet(nn.Module):
             member.reset_classifier(num_classes)
         self.num_classes = num_classes
         self.genotype = self.genotype.with_num_classes(num_classes)
+
+
+def name_for_streaming(model: nn.Module) -> None:
+    """Give every module its path in ``model``: the prefix of its entries in the streaming state."""
+    for name, module in model.named_modules():
+        module.stream_name = name or "model"
+
+
+def streaming_blockers(model: nn.Module) -> list[str]:
+    """Layers that read future frames or stride time, as 'path: reason' lines, in forward order."""
+    found = []
+    for name, module in model.named_modules():
+        reason = None
+        if isinstance(module, (nn.Conv3d, ITGMConv3d, Pool3d)):
+            kernel = module.kernel_size if not isinstance(module, ITGMConv3d) else (module.length,)
+            stride = module.stride[0]
+            if stride > 1:
+                reason = f"temporal stride {stride}"
+            elif kernel[0] > 1 and not getattr(module, "causal", False):
+                reason = f"temporal kernel {kernel[0]} is not causal"
+        elif isinstance(module, (SqueezeExcite, ContextGating)) and not module.causal:
+            reason = "clip-level pooling (not causal)"
+        elif isinstance(module, ClassifierHead) and (module.pool_mode != "avg" or module.temporal_window is not None):
+            reason = f"'{module.pool_mode}' head with temporal window {module.temporal_window}"
+        if reason:
+            found.append(f"{name}: {reason}")
+    return found
+
+
+def _refuse_if_blocked(model: nn.Module) -> None:
+    blockers = streaming_blockers(model)
+    if blockers:
+        more = f" (and {len(blockers) - 1} more)" if len(blockers) > 1 else ""
+        title = getattr(getattr(model, "genotype", None), "name", type(model).__name__)
+        raise NotStreamableError(f"{title} cannot stream: first offending layer {blockers[0]}{more}")

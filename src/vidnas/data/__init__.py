@@ -8,9 +8,11 @@ from vidnas.data._decode import VideoError, VideoInfo, decode_frames, probe, ver
 from vidnas.data._flow import optical_flow
 from vidnas.data._sources import Source, SourceError, VideoItem, from_folder, from_list, load_source, read_class_list
 from vidnas.data._synth import class_names as synth_class_names
-from vidnas.data._synth import synth_clip, synthesize, write_mp4
+from vidnas.data._synth import builtin_dataset, data_home, synth_clip, synthesize, write_mp4
 
 __all__ = [
+    "builtin_dataset",
+    "data_home",
     "CacheError",
     "CachedClips",
     "ClipCache",

@@ -155,3 +155,33 @@ def synthesize(
             writer.writerows(split_rows)
         paths[split] = out / f"{split}.csv"
     return paths
+
+
+def data_home() -> Path:
+    """Where vidnas keeps generated data: $VIDNAS_HOME, else ~/.cache/vidnas."""
+    import os
+
+    return Path(os.environ.get("VIDNAS_HOME", Path.home() / ".cache" / "vidnas"))
+
+
+def builtin_dataset(
+    root: str | Path | None = None,
+    *,
+    classes: int = 8,
+    train_per_class: int = 24,
+    val_per_class: int = 8,
+    size: int = 64,
+    frames: int = 16,
+    seed: int = 0,
+) -> dict[str, Path]:
+    """The built-in benchmark data set, generated on first use and reused: the default data of training and
+    search. Lives in ``root`` or ``data_home()/synth-<settings>``; a half-written folder (no ``.complete``
+    marker, e.g. after a kill) is generated again."""
+    key = f"c{classes}-t{train_per_class}-v{val_per_class}-s{size}-f{frames}-seed{seed}"
+    folder = Path(root) if root is not None else data_home() / f"synth-{key}"
+    marker = folder / ".complete"
+    if not (marker.is_file() and marker.read_text(encoding="utf-8").strip() == key):
+        paths = synthesize(folder, classes=classes, train_per_class=train_per_class, val_per_class=val_per_class, size=size, frames=frames, seed=seed)
+        marker.write_text(key + "\n", encoding="utf-8")
+        return paths
+    return {"classes": folder / "classes.txt", "train": folder / "train.csv", "val": folder / "val.csv"}

@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from vidnas.ops.activation import make_activation
+from vidnas.stream._context import NotStreamableError, current, running_sum
 
 
 def cumulative_mean(x: torch.Tensor) -> torch.Tensor:
@@ -49,23 +50,37 @@ class SqueezeExcite(nn.Module):
         self.gate = make_activation(gate)
         self.pe_scale = nn.Parameter(torch.zeros(())) if positional_encoding else None
 
-    def pooled(self, x: torch.Tensor, frame_offset: int = 0) -> torch.Tensor:
+    def pooled(self, x: torch.Tensor) -> torch.Tensor:
         frame_mean = x.mean(dim=(3, 4), keepdim=True)
-        if self.causal:
-            z = cumulative_mean(frame_mean)
-        else:
-            z = frame_mean.mean(dim=2, keepdim=True)
+        frame_offset: torch.Tensor | int = 0
+        z = _causal_or_clip_mean(self, frame_mean, self.causal)
+        if isinstance(z, tuple):
+            z, frame_offset = z
         if self.form == "2plus3d":
             z = torch.cat([z.expand_as(frame_mean), frame_mean], dim=1)
         if self.pe_scale is not None:
             frames = x.shape[2]
-            positions = torch.arange(frame_offset, frame_offset + frames, dtype=x.dtype, device=x.device)
+            positions = frame_offset + torch.arange(frames, dtype=x.dtype, device=x.device)
             encoding = positional_encoding(positions, z.shape[1]).view(1, z.shape[1], frames, 1, 1)
             z = z.expand(-1, -1, frames, -1, -1) + self.pe_scale * encoding
         return z
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x * self.gate(self.expand(self.act(self.reduce(self.pooled(x)))))
+
+
+def _causal_or_clip_mean(module: nn.Module, frame_mean: torch.Tensor, causal: bool):  # noqa: ANN202
+    """Clip mean, cumulative mean, or (streaming) the cumulative mean continued from the stream's state —
+    then also returns the number of frames seen before this call."""
+    if current() is not None:
+        if not causal:
+            name = getattr(module, "stream_name", type(module).__name__)
+            raise NotStreamableError(f"{name}: clip-level pooling (not causal) needs the whole clip")
+        sums, counts, before = running_sum(module, frame_mean)
+        return sums / counts, before
+    if causal:
+        return cumulative_mean(frame_mean)
+    return frame_mean.mean(dim=2, keepdim=True)
 
 
 class ContextGating(nn.Module):
@@ -77,6 +92,7 @@ class ContextGating(nn.Module):
         self.fc = nn.Conv3d(channels, channels, 1, bias=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        frame_mean = x.mean(dim=(3, 4), keepdim=True)
-        z = cumulative_mean(frame_mean) if self.causal else frame_mean.mean(dim=2, keepdim=True)
+        z = _causal_or_clip_mean(self, x.mean(dim=(3, 4), keepdim=True), self.causal)
+        if isinstance(z, tuple):
+            z = z[0]
         return x * torch.sigmoid(self.fc(z))

@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from vidnas.ops.padding import apply_pads, is_symmetric, window_pads
+from vidnas.stream._context import NotStreamableError, current, temporal_buffer
 
 Triple = tuple[int, int, int]
 
@@ -37,7 +38,22 @@ class Conv3d(nn.Conv3d):
         self.causal = causal and kernel_size[0] > 1
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if current() is not None and (self.kernel_size[0] > 1 or self.stride[0] > 1):
+            return streamed_conv3d(self, x, self.weight, self.bias, self.groups)
         return padded_conv3d(x, self.weight, self.bias, self.stride, self.dilation, self.groups, self.pad_rule, self.causal)
+
+
+def streamed_conv3d(module: nn.Module, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, groups: int) -> torch.Tensor:
+    """One streaming step of a causal temporal conv: the buffer of the last (k_t-1)·d_t input frames in
+    front, no temporal padding (MoViNet's Stream Buffer)."""
+    kernel, stride, dilation = tuple(weight.shape[-3:]), tuple(module.stride), tuple(module.dilation)
+    name = getattr(module, "stream_name", type(module).__name__)
+    if stride[0] > 1:
+        raise NotStreamableError(f"{name}: temporal stride {stride[0]} cannot run frame by frame")
+    if not module.causal:
+        raise NotStreamableError(f"{name}: a {'x'.join(map(str, kernel))} conv that is not causal reads future frames")
+    joined = temporal_buffer(module, x, (kernel[0] - 1) * dilation[0])
+    return padded_conv3d(joined, weight, bias, stride, dilation, groups, module.pad_rule, False, pad_time=False)
 
 
 def padded_conv3d(
@@ -49,9 +65,12 @@ def padded_conv3d(
     groups: int,
     rule: str,
     causal: bool,
+    pad_time: bool = True,
 ) -> torch.Tensor:
     kernel = tuple(weight.shape[-3:])
     pads = window_pads(x.shape[-3:], kernel, stride, dilation, rule, causal)
+    if not pad_time:
+        pads[0] = (0, 0)
     if is_symmetric(pads):
         return F.conv3d(x, weight, bias, stride, [p for p, _ in pads], dilation, groups)
     return F.conv3d(apply_pads(x, pads), weight, bias, stride, 0, dilation, groups)
@@ -117,6 +136,8 @@ class ITGMConv3d(nn.Module):
         return self.temporal_profile().unsqueeze(-1).unsqueeze(-1) * self.spatial
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if current() is not None:
+            return streamed_conv3d(self, x, self.kernel(), None, 1)
         return padded_conv3d(x, self.kernel(), None, self.stride, self.dilation, 1, self.pad_rule, self.causal)
 
     def extra_repr(self) -> str:

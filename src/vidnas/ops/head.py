@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from vidnas.ops.activation import make_activation
+from vidnas.stream._context import NotStreamableError, current, running_sum
 
 
 class ClassifierHead(nn.Module):
@@ -38,7 +39,12 @@ class ClassifierHead(nn.Module):
         self.fc = nn.Linear(width, num_classes)
 
     def pool(self, features: list[torch.Tensor]) -> torch.Tensor:
-        """(B, C) pooled features, or (B, T, C) per-frame features for the soft max-over-time head."""
+        """(B, C) pooled features, or (B, T, C) per-frame features for the soft max-over-time head.
+
+        Streaming: the average over every frame seen so far (a running sum and count in the state).
+        """
+        if current() is not None:
+            return self._stream_pool(features)
         pooled = []
         for x in features:
             if self.pool_mode == "soft_max_time":
@@ -52,6 +58,14 @@ class ClassifierHead(nn.Module):
         for p in pooled[1:]:
             out = out + p
         return out / len(pooled) if len(pooled) > 1 else out
+
+    def _stream_pool(self, features: list[torch.Tensor]) -> torch.Tensor:
+        name = getattr(self, "stream_name", "head")
+        if self.pool_mode != "avg" or self.temporal_window is not None:
+            raise NotStreamableError(f"{name}: a '{self.pool_mode}' head with temporal window {self.temporal_window} needs the whole clip")
+        per_frame = sum(x.mean(dim=(3, 4), keepdim=True) for x in features) / len(features)
+        sums, counts, _ = running_sum(self, per_frame)
+        return (sums[:, :, -1] / counts[:, :, -1]).flatten(1)
 
     def reset(self, num_classes: int, init_std: float = 0.01) -> None:
         """A fresh classifier for ``num_classes`` classes, weights ~ N(0, init_std²), bias 0."""

@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from vidnas.ops.padding import apply_pads, is_symmetric, window_pads
+from vidnas.stream._context import NotStreamableError, current, stream_key, temporal_buffer
 
 Triple = tuple[int, int, int]
 
@@ -20,6 +21,9 @@ class Pool3d(nn.Module):
         self.pad_rule, self.causal = pad_rule, causal and kernel_size[0] > 1
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        call = current()
+        if call is not None and (self.kernel_size[0] > 1 or self.stride[0] > 1):
+            return self._stream(x, call)
         pads = window_pads(x.shape[-3:], self.kernel_size, self.stride, (1, 1, 1), self.pad_rule, self.causal)
         # torch's own padding only when it accepts it: pad <= kernel/2 and the unpadded input covers the kernel
         symmetric = is_symmetric(pads) and all(
@@ -34,6 +38,29 @@ class Pool3d(nn.Module):
         summed = F.avg_pool3d(apply_pads(x, pads), self.kernel_size, self.stride)
         valid = torch.ones((1, 1) + tuple(x.shape[-3:]), dtype=x.dtype, device=x.device)
         fraction = F.avg_pool3d(apply_pads(valid, pads), self.kernel_size, self.stride)
+        return summed / fraction
+
+    def _stream(self, x: torch.Tensor, call) -> torch.Tensor:  # noqa: ANN001
+        """One streaming step: the last k_t-1 frames buffered in front (−inf for max; for average the frames
+        before the stream began are excluded, as the causal padding is)."""
+        name = getattr(self, "stream_name", "pool")
+        if self.stride[0] > 1:
+            raise NotStreamableError(f"{name}: temporal stride {self.stride[0]} cannot run frame by frame")
+        if not self.causal:
+            raise NotStreamableError(f"{name}: a {'x'.join(map(str, self.kernel_size))} pool that is not causal reads future frames")
+        history = self.kernel_size[0] - 1
+        joined = temporal_buffer(self, x, history, float("-inf") if self.mode == "max" else 0.0)
+        pads = window_pads(joined.shape[-3:], self.kernel_size, self.stride, (1, 1, 1), self.pad_rule, False)
+        pads[0] = (0, 0)
+        if self.mode == "max":
+            return F.max_pool3d(apply_pads(joined, pads, float("-inf")), self.kernel_size, self.stride)
+        seen = call.read(stream_key(self, "count"), lambda: x.new_zeros(()))
+        call.write(stream_key(self, "count"), seen + x.shape[2])
+        positions = torch.arange(joined.shape[2], dtype=x.dtype, device=x.device)
+        valid_time = (positions >= history - torch.clamp(seen, max=history)).to(x.dtype)
+        valid = valid_time.view(1, 1, -1, 1, 1).expand(1, 1, -1, joined.shape[3], joined.shape[4])
+        summed = F.avg_pool3d(apply_pads(joined, pads), self.kernel_size, self.stride)
+        fraction = F.avg_pool3d(apply_pads(valid.contiguous(), pads), self.kernel_size, self.stride)
         return summed / fraction
 
     def extra_repr(self) -> str:
