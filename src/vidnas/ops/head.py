@@ -50,7 +50,7 @@ class ClassifierHead(nn.Module):
             if self.pool_mode == "soft_max_time":
                 pooled.append(x.mean(dim=(3, 4)).transpose(1, 2))
             elif self.temporal_window is not None:
-                window = (min(x.shape[2], self.temporal_window), x.shape[3], x.shape[4])
+                window = (min(int(x.shape[2]), self.temporal_window), int(x.shape[3]), int(x.shape[4]))
                 pooled.append(F.avg_pool3d(x, window, stride=1).mean(dim=(2, 3, 4)))
             else:
                 pooled.append(x.mean(dim=(2, 3, 4)))

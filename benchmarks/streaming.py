@@ -1,0 +1,115 @@
+"""Benchmark: per-frame streaming latency of movinet_a0_stream, and peak memory against video length.
+
+* step latency at 172² on 1 and 2 CPU threads, eager and deploy form (target: <= 5 ms per frame on 2 cores);
+* peak memory of streaming vs whole-clip inference for 2 s, 10 s and 60 s of video at the model's frame
+  rate (5 fps: 10, 50, 300 frames), each measured in a fresh subprocess (resident-set high-water mark
+  above the resident set before inference). Streaming should stay flat (within 5 %); clip mode grows.
+
+    python benchmarks/streaming.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import statistics
+import subprocess
+import sys
+import time
+
+import torch
+from rich.console import Console
+from rich.table import Table
+
+MODEL, SIZE, FPS = "movinet_a0_stream", 172, 5
+
+
+def _kib(field: str) -> int:
+    with open("/proc/self/status", encoding="ascii") as handle:
+        return int(re.search(rf"^{field}:\s+(\d+) kB", handle.read(), re.MULTILINE).group(1))
+
+
+def worker(mode: str, frames: int) -> None:
+    """Measure one configuration in this (fresh) process and print JSON."""
+    from vidnas import create_model
+
+    torch.set_num_threads(2)
+    model = create_model(MODEL, seed=0).eval()
+    with torch.no_grad():
+        state = model.init_state(1, SIZE)
+        model.stream_step(torch.randn(1, 3, 2, SIZE, SIZE), state)  # warm up kernels and allocator
+        before = _kib("VmRSS")
+        with open("/proc/self/clear_refs", "w", encoding="ascii") as handle:
+            handle.write("5")
+        if mode == "stream":
+            for _ in range(frames):
+                _, state = model.stream_step(torch.randn(1, 3, 1, SIZE, SIZE), state)
+        else:
+            model(torch.randn(1, 3, frames, SIZE, SIZE))
+    print(json.dumps({"peak_mib": (_kib("VmHWM") - before) / 1024}))
+
+
+def step_latency(threads: int, deployed: bool, steps: int) -> float:
+    from vidnas import create_model
+    from vidnas.export import deploy_model
+
+    torch.set_num_threads(threads)
+    model = create_model(MODEL, seed=0).eval()
+    if deployed:
+        model = deploy_model(model, torch.randn(1, 3, 1, SIZE, SIZE), threads=threads, layout="channels_last")
+    times = []
+    with torch.no_grad():
+        state = model.init_state(1, SIZE)
+        for i in range(steps + 5):
+            frame = torch.randn(1, 3, 1, SIZE, SIZE)
+            start = time.perf_counter()
+            _, state = model.stream_step(frame, state)
+            if i >= 5:
+                times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--worker", nargs=2, metavar=("MODE", "FRAMES"))
+    parser.add_argument("--steps", type=int, default=50)
+    args = parser.parse_args()
+    if args.worker:
+        worker(args.worker[0], int(args.worker[1]))
+        return 0
+    console = Console(width=120)
+    latency = Table(title=f"{MODEL} @ {SIZE}²: streaming step latency (median of {args.steps} single-frame steps)")
+    for column in ("threads", "form", "ms / frame", "frames / s"):
+        latency.add_column(column, justify="right")
+    medians = {}
+    for threads in (1, 2):
+        for deployed in (False, True):
+            median = step_latency(threads, deployed, args.steps)
+            medians[(threads, deployed)] = median
+            latency.add_row(str(threads), "deploy" if deployed else "eager", f"{median:.2f}", f"{1000 / median:.0f}")
+    console.print(latency)
+    memory = Table(title="peak memory above the loaded model, by video length (fresh process each)")
+    for column in ("video", "frames", "streaming MiB", "whole clip MiB"):
+        memory.add_column(column, justify="right")
+    stream_peaks = []
+    for seconds in (2, 10, 60):
+        frames = seconds * FPS
+        row = [f"{seconds} s", str(frames)]
+        for mode in ("stream", "clip"):
+            done = subprocess.run([sys.executable, __file__, "--worker", mode, str(frames)], capture_output=True, text=True, timeout=1200)
+            peak = json.loads(done.stdout.strip().splitlines()[-1])["peak_mib"] if done.returncode == 0 else float("nan")
+            row.append(f"{peak:.1f}")
+            if mode == "stream":
+                stream_peaks.append(peak)
+        memory.add_row(*row)
+    console.print(memory)
+    spread = (max(stream_peaks) - min(stream_peaks)) / max(stream_peaks)
+    fast = min(medians[(2, False)], medians[(2, True)])
+    console.print(f"streaming peak memory spread over 2-60 s: {spread * 100:.1f}% ({'MET' if spread <= 0.05 else 'MISSED'} target 5%)")
+    console.print(f"best 2-thread step: {fast:.2f} ms ({'MET' if fast <= 5 else 'MISSED'} target 5 ms)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
