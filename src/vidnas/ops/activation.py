@@ -1,8 +1,10 @@
-"""Activations in export-safe form: each is plain arithmetic that ONNX and TorchScript trace as-is."""
+"""Activations in export-safe form: each maps to a standard ONNX operator (Sigmoid·x, HardSwish,
+HardSigmoid) or to plain arithmetic, and runs as one fused kernel in PyTorch."""
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -10,21 +12,21 @@ class Swish(nn.Module):
     """x · sigmoid(x)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x * torch.sigmoid(x)
+        return F.silu(x)
 
 
 class HardSigmoid(nn.Module):
     """relu6(x + 3) / 6 (the TF form; Keras-legacy clamp(0.2x + 0.5) differs)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.clamp(x + 3.0, 0.0, 6.0) / 6.0
+        return F.hardsigmoid(x)
 
 
 class HardSwish(nn.Module):
     """x · relu6(x + 3) / 6."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x * (torch.clamp(x + 3.0, 0.0, 6.0) / 6.0)
+        return F.hardswish(x)
 
 
 def make_activation(name: str | None) -> nn.Module:

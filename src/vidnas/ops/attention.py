@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from vidnas.ops.activation import make_activation
@@ -14,6 +15,15 @@ def cumulative_mean(x: torch.Tensor) -> torch.Tensor:
     frames = x.shape[2]
     counts = torch.arange(1, frames + 1, dtype=x.dtype, device=x.device).view(1, 1, frames, 1, 1)
     return x.cumsum(dim=2) / counts
+
+
+def pointwise(conv: nn.Conv3d, z: torch.Tensor) -> torch.Tensor:
+    """A 1×1×1 conv on a spatially pooled (B, C, T, 1, 1) tensor, run as a dense layer (one GEMM instead of a
+    conv3d launch: the same numbers, counted as the same MACs)."""
+    batch, channels, frames = z.shape[:3]
+    flat = z.reshape(batch, channels, frames).transpose(1, 2)
+    out = F.linear(flat, conv.weight.reshape(conv.out_channels, channels), conv.bias)
+    return out.transpose(1, 2).reshape(batch, conv.out_channels, frames, 1, 1)
 
 
 def positional_encoding(positions: torch.Tensor, dim: int) -> torch.Tensor:
@@ -66,7 +76,7 @@ class SqueezeExcite(nn.Module):
         return z
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x * self.gate(self.expand(self.act(self.reduce(self.pooled(x)))))
+        return x * self.gate(pointwise(self.expand, self.act(pointwise(self.reduce, self.pooled(x)))))
 
 
 def _causal_or_clip_mean(module: nn.Module, frame_mean: torch.Tensor, causal: bool):  # noqa: ANN202
@@ -95,4 +105,4 @@ class ContextGating(nn.Module):
         z = _causal_or_clip_mean(self, x.mean(dim=(3, 4), keepdim=True), self.causal)
         if isinstance(z, tuple):
             z = z[0]
-        return x * torch.sigmoid(self.fc(z))
+        return x * torch.sigmoid(pointwise(self.fc, z))
