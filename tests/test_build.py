@@ -139,3 +139,42 @@ def test_random_genotypes_build_and_every_node_has_its_inferred_shape(genotype: 
 def test_build_accepts_json_text_and_paths(example_path: Path) -> None:
     text = example_path.read_text()
     assert build_model(text).genotype == build_model(example_path).genotype == parse_genotype(text)
+
+
+def test_temporal_ensemble_interleaves_frames_and_costs_one_model() -> None:
+    from vidnas.build.ensemble import temporal_ensemble
+    from vidnas.measure import profile
+    from vidnas.zoo import get_genotype
+
+    single = get_genotype("movinet_a0")
+    ensemble = temporal_ensemble(single)
+    assert ensemble.frames == "interleaved" and ensemble.clip_frames() == 50
+    assert [m.input.frames for m in ensemble.members] == [25, 25] and ensemble.members[0].input.frame_stride == 10
+    single_macs, ensemble_macs = profile(single).macs.macs, profile(ensemble).macs.macs
+    assert abs(ensemble_macs - single_macs) / single_macs < 0.01  # two half-rate members cost one full-rate model
+    small = ensemble.with_input(frames=4, size=32)
+    model = build_model(small, seed=0).eval()
+    x = model.example_input(2)
+    assert x.shape == (2, 3, 8, 32, 32)
+    with torch.no_grad():
+        expected = (model.members[0](x[:, :, 0::2]) + model.members[1](x[:, :, 1::2])) / 2
+        assert torch.allclose(model(x), expected, atol=1e-6)
+    assert parse_genotype(ensemble.to_json()) == ensemble
+
+
+def test_diverse_selection_skips_near_duplicates() -> None:
+    from vidnas.build.ensemble import diverse_ensemble, genotype_distance, select_diverse
+    from vidnas.zoo import get_genotype
+
+    a = get_genotype("x3d_xs")
+    a_copy = a.model_copy(update={"name": "renamed"})
+    a_close = a.with_num_classes(401)
+    b = get_genotype("movinet_a0")
+    assert genotype_distance(a, a_copy) == 0.0
+    assert 0 < genotype_distance(a, a_close) < 0.01 < genotype_distance(a, b) <= 1.0
+    chosen = select_diverse([(a, 0.9), (a_copy, 0.95), (a_close, 0.8), (b, 0.7)], k=2)
+    assert [g.name for g, _ in chosen] == ["renamed", "movinet_a0"]
+    ensemble = diverse_ensemble([(a, 0.9), (b, 0.7)], k=2)
+    assert len(ensemble.members) == 2
+    with pytest.raises(Exception, match="an ensemble needs 2"):
+        diverse_ensemble([(a, 0.9), (a_copy, 0.8)], k=2)

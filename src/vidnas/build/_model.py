@@ -162,10 +162,12 @@ class EnsembleNet(nn.Module):
         name_for_streaming(self)
 
     def example_input(self, batch_size: int = 1, device: torch.device | str | None = None, dtype: torch.dtype | None = None):
+        frames = self.genotype.clip_frames()
         tensors: dict[str, torch.Tensor] = {}
         for member in self.members:
-            sample = member.example_input(batch_size, device=device, dtype=dtype)
-            tensors.update(sample if isinstance(sample, dict) else {member.stream_names[0]: sample})
+            size = member.genotype.input.size
+            for stream in member.genotype.input.streams:
+                tensors[stream.name] = torch.randn(batch_size, stream.channels, frames, size[0], size[1], device=device, dtype=dtype)
         return tensors[self.stream_names[0]] if len(tensors) == 1 else tensors
 
     def forward(self, x: torch.Tensor | dict[str, torch.Tensor]) -> torch.Tensor:
@@ -174,8 +176,11 @@ class EnsembleNet(nn.Module):
                 raise ValueError(f"this ensemble reads several streams {self.stream_names}: pass a dict of tensors")
             x = {self.stream_names[0]: x}
         total: torch.Tensor | None = None
-        for member in self.members:
+        interleaved = self.genotype.frames == "interleaved"
+        for index, member in enumerate(self.members):
             streams = {name: x[name] for name in member.stream_names if name in x}
+            if interleaved:  # member i reads frames i, i+n, i+2n, ...
+                streams = {name: value[:, :, index :: len(self.members)] for name, value in streams.items()}
             missing = [name for name in member.stream_names if name not in x]
             if missing:
                 raise ValueError(f"input dict lacks the stream(s) {missing}; the ensemble reads {self.stream_names}")

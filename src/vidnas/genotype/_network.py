@@ -288,6 +288,10 @@ class Ensemble(_Document):
 
     Members read the input streams they name (an RGB member ``rgb``, a flow member ``flow``); streams of the
     same name must agree in channels. The ensemble's logits are the mean of the members' logits.
+
+    ``frames``: ``shared`` — every member reads the whole clip; ``interleaved`` — the MoViNet temporal
+    ensemble: of n members, member i reads frames i, i+n, i+2n, … (each at 1/n of the clip's frame rate, so
+    the ensemble costs what one full-rate member would).
     """
 
     schema_version: Literal[1] = 1
@@ -296,6 +300,7 @@ class Ensemble(_Document):
     description: str = ""
     members: Annotated[list[Genotype], Field(min_length=2)]
     combine: Literal["mean_logits"] = "mean_logits"
+    frames: Literal["shared", "interleaved"] = "shared"
 
     def streams(self) -> list[Stream]:
         """The union of the members' input streams, first occurrence first."""
@@ -326,7 +331,14 @@ class Ensemble(_Document):
                     )
             if member.head.num_classes != classes:
                 raise GenotypeError(f"members[{index}].head.num_classes", f"must equal member 0's {classes}")
+        if self.frames == "interleaved" and len({m.input.frames for m in self.members}) > 1:
+            raise GenotypeError("frames", "interleaved members must read the same number of frames")
         return shapes
+
+    def clip_frames(self) -> int:
+        """Frames of the clip the ensemble reads."""
+        count = self.members[0].input.frames
+        return count * len(self.members) if self.frames == "interleaved" else count
 
     def with_input(self, *, frames: int | None = None, size: int | tuple[int, int] | None = None) -> "Ensemble":
         return self.model_copy(update={"members": [m.with_input(frames=frames, size=size) for m in self.members]})
