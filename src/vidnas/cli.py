@@ -284,6 +284,68 @@ def export(
     console.print(f"wrote {result.path} ({result.format}, {kind}); inputs {', '.join(result.input_names[:3])}{' ...' if len(result.input_names) > 3 else ''}", highlight=False)
 
 
+@app.command()
+@friendly_errors
+def train(
+    model: str = typer.Argument(..., help="Zoo model name or genotype JSON file."),
+    out: str = typer.Option(..., "--out", help="Run folder: checkpoints (last, best), metrics.jsonl, confusion PNG."),
+    data: Optional[str] = typer.Option(None, "--data", help="Training source or clip cache (default: the built-in data set)."),
+    val: Optional[str] = typer.Option(None, "--val", help="Validation source or clip cache."),
+    classes: Optional[str] = typer.Option(None, "--classes", help="Class-list file for list sources."),
+    epochs: int = typer.Option(10, "--epochs", min=1),
+    batch_size: int = typer.Option(8, "--batch-size", min=1),
+    lr: float = typer.Option(0.05, "--lr"),
+    optimizer: str = typer.Option("sgd", "--optimizer", help="sgd, adamw or rmsprop."),
+    frames: Optional[int] = typer.Option(None, "--frames", min=1),
+    size: Optional[int] = typer.Option(None, "--size", min=8),
+    frame_stride: int = typer.Option(1, "--frame-stride", min=1),
+    max_steps: Optional[int] = typer.Option(None, "--max-steps", min=1),
+    device: str = typer.Option("cpu", "--device"),
+    seed: int = typer.Option(0, "--seed"),
+    resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last checkpoint."),
+    recipe_file: Optional[str] = typer.Option(None, "--recipe", help="A recipe JSON file (options given here override it)."),
+) -> None:
+    """Train a network; without --data on the built-in benchmark data set (generated on first use)."""
+    from vidnas.train import Recipe, train_model
+
+    settings = json.loads(Path(recipe_file).read_text()) if recipe_file else {}
+    settings.update(epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer, frames=frames, size=size, frame_stride=frame_stride, max_steps=max_steps, seed=seed)
+    recipe = Recipe.model_validate(settings)
+    genotype = load(model)
+    checkpoint = Path(out) / "last.json"
+    if resume and not checkpoint.is_file():
+        raise _fail(f"--resume: {checkpoint} does not exist")
+    _, metrics = train_model(genotype, recipe=recipe, out_dir=out, data=data, val=val, classes=classes, device=device, resume=checkpoint if resume else None, progress=True)
+    console.print(json.dumps(metrics), highlight=False)
+
+
+@app.command("eval")
+@friendly_errors
+def eval_command(
+    checkpoint: str = typer.Argument(..., help="Run folder (its last checkpoint) or a checkpoint .json/.safetensors."),
+    data: Optional[str] = typer.Option(None, "--data", help="Source or clip cache (default: the built-in validation split)."),
+    classes: Optional[str] = typer.Option(None, "--classes", help="Class-list file for list sources."),
+    views: str = typer.Option("1x1", "--views", help="CLIPSxCROPS test views, e.g. 10x3."),
+    device: str = typer.Option("cpu", "--device"),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Evaluate a checkpoint: top-1/top-5 (or mAP), per-class accuracy, averaged over clips x crops."""
+    from vidnas.train import evaluate_checkpoint
+
+    try:
+        clips, crops = (int(v) for v in views.lower().split("x"))
+    except ValueError:
+        raise _fail(f"--views must look like 10x3 (clips x crops), got {views!r}") from None
+    if crops not in (1, 3) or clips < 1:
+        raise _fail(f"--views: crops must be 1 or 3 and clips >= 1, got {views!r}")
+    result = evaluate_checkpoint(checkpoint, data=data, classes=classes, views=(clips, crops), device=device)
+    summary = {k: v for k, v in result.items() if k in ("top1", "top5", "map", "loss", "num_clips")}
+    if as_json:
+        sys.stdout.write(json.dumps(summary | {"per_class": result.get("per_class")}) + "\n")
+    else:
+        console.print(" ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in summary.items()), highlight=False)
+
+
 zoo_app = typer.Typer(help="The model zoo: published architectures by name.", no_args_is_help=True)
 app.add_typer(zoo_app, name="zoo")
 

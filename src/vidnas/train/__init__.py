@@ -1,0 +1,35 @@
+"""Training and evaluation: recipes, a short loop plus hooks, metrics, safetensors checkpoints with exact
+resume, and the candidate-evaluation function search uses."""
+
+from vidnas.train._api import clip_dataset, evaluate_candidate, evaluate_checkpoint, load_checkpoint, resolve_data, train_model
+from vidnas.train._checkpoint import CheckpointError, read_sidecar, save_checkpoint
+from vidnas.train._loop import CheckpointHook, Divergence, EvaluationHook, Hook, JsonlHook, ProgressHook, Trainer, evaluate
+from vidnas.train._metrics import average_precision, classification_report, confusion_matrix, mean_average_precision, save_confusion_png, topk_correct
+from vidnas.train._recipe import Recipe
+
+__all__ = [
+    "CheckpointError",
+    "CheckpointHook",
+    "Divergence",
+    "EvaluationHook",
+    "Hook",
+    "JsonlHook",
+    "ProgressHook",
+    "Recipe",
+    "Trainer",
+    "average_precision",
+    "classification_report",
+    "clip_dataset",
+    "confusion_matrix",
+    "evaluate",
+    "evaluate_candidate",
+    "evaluate_checkpoint",
+    "load_checkpoint",
+    "mean_average_precision",
+    "read_sidecar",
+    "resolve_data",
+    "save_checkpoint",
+    "save_confusion_png",
+    "topk_correct",
+    "train_model",
+]

@@ -1,0 +1,157 @@
+"""One-call training and evaluation, used by the CLI and by search: data resolution, model building,
+checkpoint loading, and the pure candidate-evaluation function."""
+
+from __future__ import annotations
+
+import math
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from vidnas.build import as_genotype, build_model
+from vidnas.data import CachedClips, ClipCache, VideoClips, builtin_dataset, load_source
+from vidnas.errors import GenotypeError, VidnasError
+from vidnas.train._checkpoint import load_weights, read_sidecar
+from vidnas.train._loop import Divergence, Trainer, evaluate
+from vidnas.train._recipe import Recipe
+
+
+def resolve_data(
+    train: str | Path | None,
+    val: str | Path | None = None,
+    *,
+    classes: str | Path | None = None,
+) -> tuple[Any, Any]:
+    """(train source or cache, val source or cache). No ``train``: the built-in benchmark data set. A folder
+    with an index.json is a decoded-clip cache."""
+    if train is None:
+        paths = builtin_dataset()
+        return load_source(paths["train"], classes=paths["classes"]), load_source(paths["val"], classes=paths["classes"])
+
+    def one(spec: str | Path | None) -> Any:
+        if spec is None:
+            return None
+        if (Path(spec) / "index.json").is_file():
+            return ClipCache(spec)
+        return load_source(spec, classes=classes)
+
+    return one(train), one(val)
+
+
+def clip_dataset(source: Any, recipe: Recipe, genotype: Any, *, train: bool, normalization: tuple[list[float], list[float]] | None = None) -> Any:
+    """The recipe's clips of a source (decoded on the fly) or a cache (memory-mapped)."""
+    frames = recipe.frames or genotype.input.frames
+    size = recipe.size or genotype.input.size[0]
+    mean, std = normalization or ([0.45, 0.45, 0.45], [0.225, 0.225, 0.225])
+    common = dict(frames=frames, size=size, frame_stride=recipe.frame_stride, train=train, hflip=recipe.hflip, scale=recipe.scale, mean=mean, std=std, seed=recipe.seed)
+    if not train:
+        common["views"] = recipe.eval_views
+    if isinstance(source, ClipCache):
+        flow = any(s.modality == "flow" for s in genotype.input.streams)
+        return CachedClips(source, flow=flow, **common)
+    return VideoClips(source, **common)
+
+
+def train_model(
+    model_or_genotype: Any,
+    *,
+    recipe: Recipe,
+    out_dir: str | Path | None,
+    data: str | Path | None = None,
+    val: str | Path | None = None,
+    classes: str | Path | None = None,
+    device: str = "cpu",
+    resume: str | Path | None = None,
+    progress: bool = False,
+    model_seed: int | None = None,
+) -> tuple[Trainer, dict[str, Any]]:
+    """Train a genotype (or zoo name) on ``data`` (default: the built-in data set); returns (trainer, metrics)."""
+    from vidnas.zoo import REGISTRY, get_genotype
+
+    genotype = get_genotype(model_or_genotype) if isinstance(model_or_genotype, str) and model_or_genotype in REGISTRY else as_genotype(model_or_genotype)
+    train_source, val_source = resolve_data(data, val, classes=classes)
+    classes_list = list(train_source.classes)
+    genotype = genotype.with_num_classes(len(classes_list)).with_input(frames=recipe.frames, size=recipe.size)
+    model = build_model(genotype, seed=recipe.seed if model_seed is None else model_seed)
+    train_data = clip_dataset(train_source, recipe, genotype, train=True)
+    val_data = clip_dataset(val_source, recipe, genotype, train=False) if val_source is not None else None
+    trainer = Trainer(model, recipe, train_data, val_data, out_dir=out_dir, device=device, progress=progress)
+    if resume is not None:
+        trainer.resume(resume)
+    metrics = trainer.fit()
+    return trainer, metrics
+
+
+def load_checkpoint(path: str | Path, *, tag: str | None = None):  # noqa: ANN201 - (model, sidecar)
+    """The model of a checkpoint (run folder, .json or .safetensors) with its sidecar; no pickle involved."""
+    directory, name, sidecar = read_sidecar(path)
+    model = build_model(sidecar["genotype"])
+    load_weights(directory, tag or name, model)
+    return model.eval(), sidecar
+
+
+def evaluate_checkpoint(path: str | Path, *, data: str | Path | None = None, classes: str | Path | None = None, views: tuple[int, int] = (1, 1), device: str = "cpu") -> dict[str, Any]:
+    """Evaluate a checkpoint on ``data`` (default: the built-in validation split) with clips × crops views."""
+    model, sidecar = load_checkpoint(path)
+    recipe = Recipe.model_validate(sidecar["recipe"]).model_copy(update={"eval_views": views})
+    if data is None:
+        _, source = resolve_data(None)
+    else:
+        source, _ = resolve_data(data, classes=classes)
+    dataset = clip_dataset(source, recipe, model.genotype, train=False)
+    return evaluate(model.to(device), dataset, batch_size=recipe.batch_size, device=device)
+
+
+def evaluate_candidate(genotype: Any, recipe: Recipe | dict[str, Any], *, data: str | Path | None = None, val: str | Path | None = None, latency: bool = True) -> dict[str, Any]:
+    """Score one architecture: a short proxy training then validation, as a plain dict. Pure and safe to run
+    in a worker process or on a remote worker: failures (an impossible genotype, NaN loss, out of memory,
+    shape errors) come back as ``{"status": "failed", "reason": ...}`` instead of raising.
+
+    Returns status, top1 (or map), val_loss, loss_curve, train_seconds, steps, params, macs, latency_ms and,
+    for graphs with weighted edges, the learned sigmoid connection weights.
+    """
+    from vidnas.measure import count_macs, count_parameters, measure_latency
+
+    recipe = Recipe.model_validate(recipe) if isinstance(recipe, dict) else recipe
+    started = time.perf_counter()
+    result: dict[str, Any] = {"status": "ok"}
+    try:
+        genotype = as_genotype(genotype)
+        genotype.check()
+        trainer, metrics = train_model(genotype, recipe=recipe, out_dir=None, data=data, val=val)
+        model = trainer.model.eval()
+        evaluation = trainer.last_eval or {}
+        inputs = model.example_input(1)
+        result.update(
+            top1=evaluation.get("top1"),
+            top5=evaluation.get("top5"),
+            map=evaluation.get("map"),
+            val_loss=evaluation.get("loss"),
+            train_loss=metrics.get("train_loss"),
+            loss_curve=trainer.loss_curve,
+            train_seconds=round(trainer.train_seconds, 3),
+            steps=trainer.step,
+            params=count_parameters(model).total,
+            macs=count_macs(model, inputs).macs,
+        )
+        if latency:
+            result["latency_ms"] = measure_latency(model, inputs, warmup=1, runs=3).median_ms
+        weights = model.connection_weights() if hasattr(model, "connection_weights") else {}
+        if weights:
+            result["connection_weights"] = weights
+        if any(isinstance(v, float) and math.isnan(v) for v in (result["val_loss"],) if v is not None):
+            raise Divergence("validation loss is NaN")
+    except GenotypeError as error:
+        result = {"status": "failed", "reason": f"invalid genotype: {error}"}
+    except Divergence as error:
+        result = {"status": "failed", "reason": f"diverged: {error}"}
+    except (torch.OutOfMemoryError, MemoryError) as error:
+        result = {"status": "failed", "reason": f"out of memory: {str(error).splitlines()[0] if str(error) else type(error).__name__}"}
+    except (RuntimeError, ValueError, VidnasError) as error:
+        last = traceback.extract_tb(error.__traceback__)[-1]
+        result = {"status": "failed", "reason": f"{type(error).__name__}: {str(error).splitlines()[0]} (at {Path(last.filename).name}:{last.lineno})"}
+    result["wall_seconds"] = round(time.perf_counter() - started, 3)
+    return result

@@ -1,0 +1,364 @@
+"""The training loop: a short loop plus hooks. Evaluation, checkpoints, logging and progress plug in as hooks
+without touching the loop; everything is seeded, and a run resumes exactly from its last checkpoint."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+
+from vidnas.train._checkpoint import load_training_state, load_weights, read_sidecar, save_checkpoint
+from vidnas.train._metrics import classification_report, mean_average_precision, save_confusion_png
+from vidnas.train._recipe import Recipe
+
+
+class Divergence(RuntimeError):
+    """The loss became NaN or infinite."""
+
+
+# ----------------------------------------------------------------------------------------------- helpers
+
+
+def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+    """Weight decay on conv and dense weights only: never on BatchNorm, biases or scalars (ReZero, edge logits)."""
+    decay, no_decay = [], []
+    for parameter in model.parameters():
+        if not parameter.requires_grad:
+            continue
+        (decay if parameter.dim() > 1 else no_decay).append(parameter)
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+def make_optimizer(model: nn.Module, recipe: Recipe) -> torch.optim.Optimizer:
+    groups = parameter_groups(model, recipe.weight_decay)
+    if recipe.optimizer == "sgd":
+        return torch.optim.SGD(groups, lr=recipe.lr, momentum=recipe.momentum, nesterov=recipe.momentum > 0)
+    if recipe.optimizer == "adamw":
+        return torch.optim.AdamW(groups, lr=recipe.lr)
+    return torch.optim.RMSprop(groups, lr=recipe.lr, momentum=recipe.momentum, alpha=0.9, eps=1.0)
+
+
+def cosine_with_warmup(total_steps: int, warmup_steps: int) -> Callable[[int], float]:
+    """LR factor per step: linear warm-up from ~0 to 1, then cosine decay to 0 at ``total_steps``."""
+
+    def factor(step: int) -> float:
+        if step < warmup_steps:
+            return (step + 1) / (warmup_steps + 1)
+        progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+        return 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
+
+    return factor
+
+
+def autocast_dtype(recipe: Recipe, device: torch.device) -> torch.dtype | None:
+    """AMP only on CUDA: bf16 where supported (auto), or as asked; CPU trains in fp32."""
+    if device.type != "cuda" or recipe.amp == "off":
+        return None
+    if recipe.amp == "fp16":
+        return torch.float16
+    if recipe.amp == "bf16" or torch.cuda.is_bf16_supported():
+        return torch.bfloat16
+    return torch.float16
+
+
+def _to(batch: dict[str, Any], device: torch.device, channels_last: bool) -> dict[str, Any]:
+    fmt = torch.channels_last_3d if channels_last else torch.contiguous_format
+    out = {}
+    for key, value in batch.items():
+        if isinstance(value, torch.Tensor):
+            value = value.to(device, non_blocking=True)
+            if value.dim() == 5:
+                value = value.contiguous(memory_format=fmt)
+        out[key] = value
+    return out
+
+
+def model_inputs(model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor | dict[str, torch.Tensor]:
+    """The batch as the model reads it: the RGB clip, or a dict of streams (``rgb`` <- video, ``flow``)."""
+    names = getattr(model, "stream_names", ["rgb"])
+    if len(names) == 1:
+        return batch["flow"] if names[0] == "flow" else batch["video"]
+    return {name: batch["video"] if name == "rgb" else batch[name] for name in names}
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, dataset: Dataset, *, batch_size: int = 8, device: str | torch.device = "cpu", num_workers: int = 0) -> dict[str, Any]:
+    """Logits averaged over each video's views (clips × crops), then top-1/top-5, per-class accuracy and the
+    confusion matrix — or mAP for multi-label data. Also the mean loss."""
+    device = torch.device(device)
+    was_training = model.training
+    model.eval()
+    sums: dict[int, torch.Tensor] = {}
+    counts: dict[int, int] = {}
+    labels: dict[int, Any] = {}
+    for batch in DataLoader(dataset, batch_size=batch_size, num_workers=num_workers):
+        batch = _to(batch, device, False)
+        logits = model(model_inputs(model, batch)).float().cpu()
+        for row, index in enumerate(batch["index"].tolist()):
+            sums[index] = sums.get(index, 0) + logits[row]
+            counts[index] = counts.get(index, 0) + 1
+            labels[index] = batch["label"][row].cpu()
+    model.train(was_training)
+    order = sorted(sums)
+    logits = torch.stack([sums[i] / counts[i] for i in order])
+    classes = list(getattr(dataset, "classes", [str(i) for i in range(logits.shape[1])]))
+    if getattr(dataset, "multi_label", False):
+        targets = torch.stack([labels[i] for i in order]).float()
+        loss = float(F.binary_cross_entropy_with_logits(logits, targets))
+        return {"map": mean_average_precision(torch.sigmoid(logits).numpy(), targets.numpy()), "loss": loss, "num_clips": len(order)}
+    target = torch.tensor([int(labels[i]) for i in order])
+    report = classification_report(logits, target, classes)
+    report["loss"] = float(F.cross_entropy(logits, target))
+    return report
+
+
+# ------------------------------------------------------------------------------------------------- hooks
+
+
+class Hook:
+    """Called by the loop; override what you need. ``trainer`` gives access to everything."""
+
+    def before_train(self, trainer: "Trainer") -> None: ...
+
+    def after_step(self, trainer: "Trainer", loss: float) -> None: ...
+
+    def after_epoch(self, trainer: "Trainer") -> None: ...
+
+    def after_train(self, trainer: "Trainer") -> None: ...
+
+
+class EvaluationHook(Hook):
+    def after_epoch(self, trainer: "Trainer") -> None:
+        last = trainer.epoch + 1 == trainer.recipe.epochs or trainer.budget_spent()
+        if trainer.val_data is not None and ((trainer.epoch + 1) % trainer.recipe.eval_every == 0 or last):
+            model = trainer.ema if trainer.ema is not None else trainer.model
+            trainer.last_eval = evaluate(model, trainer.val_data, batch_size=trainer.recipe.batch_size, device=trainer.device, num_workers=trainer.recipe.num_workers)
+
+
+class CheckpointHook(Hook):
+    """``last`` after every epoch, ``best`` whenever the validation top-1 (or mAP) improves."""
+
+    def after_epoch(self, trainer: "Trainer") -> None:
+        if trainer.out_dir is None:
+            return
+        metrics = trainer.epoch_metrics()
+        trainer.save("last", metrics)
+        score = metrics.get("val_top1", metrics.get("val_map"))
+        if score is not None and (trainer.best_score is None or score > trainer.best_score):
+            trainer.best_score = score
+            trainer.save("best", metrics)
+            confusion = (trainer.last_eval or {}).get("confusion")
+            if confusion is not None:
+                try:
+                    save_confusion_png(confusion, trainer.class_names, trainer.out_dir / "confusion_best.png", f"epoch {trainer.epoch + 1}")
+                except ImportError:
+                    pass
+
+
+class JsonlHook(Hook):
+    """One JSON line per epoch in ``metrics.jsonl`` (and TensorBoard scalars when tensorboard is installed)."""
+
+    def before_train(self, trainer: "Trainer") -> None:
+        self.writer = None
+        if trainer.out_dir is not None:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+
+                self.writer = SummaryWriter(str(trainer.out_dir / "tensorboard"))
+            except ImportError:
+                self.writer = None
+
+    def after_epoch(self, trainer: "Trainer") -> None:
+        if trainer.out_dir is None:
+            return
+        metrics = trainer.epoch_metrics()
+        with (trainer.out_dir / "metrics.jsonl").open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps(metrics) + "\n")
+        if self.writer is not None:
+            for key, value in metrics.items():
+                if isinstance(value, (int, float)):
+                    self.writer.add_scalar(key, value, trainer.step)
+
+    def after_train(self, trainer: "Trainer") -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+class ProgressHook(Hook):
+    """A rich progress bar over the steps, with the running loss."""
+
+    def before_train(self, trainer: "Trainer") -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self.progress = Progress(TextColumn("[bold]train[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"), TimeRemainingColumn(), transient=False)
+        self.task = self.progress.add_task("", total=trainer.total_steps, completed=trainer.step)
+        self.progress.start()
+
+    def after_step(self, trainer: "Trainer", loss: float) -> None:
+        self.progress.update(self.task, completed=trainer.step, description=f"epoch {trainer.epoch + 1} loss {loss:.3f}")
+
+    def after_epoch(self, trainer: "Trainer") -> None:
+        evaluation = trainer.last_eval or {}
+        if "top1" in evaluation:
+            self.progress.console.print(f"epoch {trainer.epoch + 1}: train loss {trainer.epoch_loss():.4f}, val top-1 {evaluation['top1']:.3f}", highlight=False)
+
+    def after_train(self, trainer: "Trainer") -> None:
+        self.progress.stop()
+
+
+# ------------------------------------------------------------------------------------------------- loop
+
+
+class Trainer:
+    """Train ``model`` on ``train_data`` (a vidnas clip dataset) by ``recipe``; see the module docstring."""
+
+    def __init__(
+        self,
+        model: nn.Module,
+        recipe: Recipe,
+        train_data: Dataset,
+        val_data: Dataset | None = None,
+        *,
+        out_dir: str | Path | None = None,
+        device: str | torch.device = "cpu",
+        hooks: list[Hook] | None = None,
+        progress: bool = False,
+    ):
+        self.recipe, self.device = recipe, torch.device(device)
+        self.model = model.to(self.device)
+        if recipe.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last_3d)
+        self.train_data, self.val_data = train_data, val_data
+        self.out_dir = Path(out_dir) if out_dir is not None else None
+        self.class_names = list(getattr(train_data, "classes", []))
+        self.multi_label = bool(getattr(train_data, "multi_label", False))
+        self.optimizer = make_optimizer(self.model, recipe)
+        steps_per_epoch = max(1, math.ceil(len(train_data) / recipe.batch_size))
+        self.steps_per_epoch = steps_per_epoch
+        self.total_steps = recipe.epochs * steps_per_epoch
+        if recipe.max_steps is not None:
+            self.total_steps = min(self.total_steps, recipe.max_steps)
+        warmup = int(round(recipe.warmup_epochs * steps_per_epoch))
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, cosine_with_warmup(self.total_steps, min(warmup, self.total_steps - 1)))
+        self.ema = None
+        if recipe.ema_decay is not None:
+            self.ema = torch.optim.swa_utils.AveragedModel(self.model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(recipe.ema_decay))
+        self.autocast = autocast_dtype(recipe, self.device)
+        self.scaler = torch.amp.GradScaler("cuda") if self.autocast == torch.float16 else None
+        self.forward = torch.compile(self.model) if recipe.compile else self.model
+        self.hooks = hooks if hooks is not None else [EvaluationHook(), CheckpointHook(), JsonlHook()] + ([ProgressHook()] if progress else [])
+        self.epoch = self.step = 0
+        self.best_score: float | None = None
+        self.losses: list[float] = []
+        self.loss_curve: list[tuple[int, float]] = []
+        self.last_eval: dict[str, Any] | None = None
+        self.started = time.perf_counter()
+        self.train_seconds = 0.0
+
+    # ------------------------------------------------------------------------------------------ state
+    def budget_spent(self) -> bool:
+        if self.step >= self.total_steps:
+            return True
+        return self.recipe.max_seconds is not None and self.train_seconds >= self.recipe.max_seconds
+
+    def epoch_loss(self) -> float:
+        return float(np.mean(self.losses)) if self.losses else float("nan")
+
+    def epoch_metrics(self) -> dict[str, Any]:
+        metrics: dict[str, Any] = {"epoch": self.epoch + 1, "step": self.step, "train_loss": self.epoch_loss(), "lr": self.scheduler.get_last_lr()[0], "train_seconds": round(self.train_seconds, 3)}
+        for key, value in (self.last_eval or {}).items():
+            if isinstance(value, (int, float)):
+                metrics[f"val_{key}"] = value
+        return metrics
+
+    def save(self, tag: str, metrics: dict[str, Any]) -> None:
+        assert self.out_dir is not None
+        extra = {"best_score": self.best_score, "loss_curve": self.loss_curve, "input": self.model.genotype.input.model_dump(mode="json")}
+        save_checkpoint(
+            self.out_dir, tag, model=self.model, genotype_json=self.model.genotype.to_json(indent=None), recipe_json=self.recipe.to_json(),
+            class_names=self.class_names, metrics=metrics, epoch=self.epoch + 1, step=self.step, optimizer=self.optimizer,
+            scheduler=self.scheduler, ema=self.ema, extra=extra,
+        )
+
+    def resume(self, checkpoint: str | Path) -> None:
+        """Continue exactly where a checkpoint (a run folder's ``last`` by default) left off."""
+        directory, tag, sidecar = read_sidecar(checkpoint)
+        load_weights(directory, tag, self.model)
+        load_training_state(directory, tag, sidecar, self.optimizer, self.scheduler, self.ema)
+        self.epoch, self.step = int(sidecar["epoch"]), int(sidecar["step"])
+        self.best_score = sidecar.get("best_score")
+        self.loss_curve = [tuple(p) for p in sidecar.get("loss_curve", [])]
+        self.train_seconds = float(sidecar["metrics"].get("train_seconds", 0.0))
+
+    # ------------------------------------------------------------------------------------------- loop
+    def _order(self, epoch: int) -> list[int]:
+        generator = torch.Generator().manual_seed(self.recipe.seed * 100_003 + epoch)
+        return torch.randperm(len(self.train_data), generator=generator).tolist()
+
+    def _loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        if self.multi_label:
+            return F.binary_cross_entropy_with_logits(logits.float(), labels.float())
+        return F.cross_entropy(logits.float(), labels, label_smoothing=self.recipe.label_smoothing)
+
+    def train_step(self, batch: dict[str, Any]) -> float:
+        batch = _to(batch, self.device, self.recipe.channels_last)
+        with torch.autocast(self.device.type, dtype=self.autocast, enabled=self.autocast is not None):
+            logits = self.forward(model_inputs(self.model, batch))
+        loss = self._loss(logits, batch["label"])
+        if not torch.isfinite(loss):
+            raise Divergence(f"loss is {float(loss)} at step {self.step}")
+        self.optimizer.zero_grad(set_to_none=True)
+        if self.scaler is not None:
+            self.scaler.scale(loss).backward()
+            self.scaler.unscale_(self.optimizer)
+        else:
+            loss.backward()
+        if self.recipe.grad_clip is not None:
+            nn.utils.clip_grad_norm_(self.model.parameters(), self.recipe.grad_clip)
+        if self.scaler is not None:
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        else:
+            self.optimizer.step()
+        self.scheduler.step()
+        if self.ema is not None:
+            self.ema.update_parameters(self.model)
+        return float(loss.detach())
+
+    def fit(self) -> dict[str, Any]:
+        """Train to the recipe's budget; returns the last epoch's metrics."""
+        if self.step == 0:  # a resumed run continues the restored RNG instead
+            torch.manual_seed(self.recipe.seed)
+        for hook in self.hooks:
+            hook.before_train(self)
+        self.model.train()
+        while self.epoch < self.recipe.epochs and not self.budget_spent():
+            if hasattr(self.train_data, "set_epoch"):
+                self.train_data.set_epoch(self.epoch)
+            loader = DataLoader(self.train_data, batch_size=self.recipe.batch_size, sampler=self._order(self.epoch), num_workers=self.recipe.num_workers, drop_last=False)
+            self.losses = []
+            for batch in loader:
+                if self.budget_spent():
+                    break
+                start = time.perf_counter()
+                loss = self.train_step(batch)
+                self.train_seconds += time.perf_counter() - start
+                self.step += 1
+                self.losses.append(loss)
+                self.loss_curve.append((self.step, round(loss, 6)))
+                for hook in self.hooks:
+                    hook.after_step(self, loss)
+            for hook in self.hooks:
+                hook.after_epoch(self)
+            self.epoch += 1
+        for hook in self.hooks:
+            hook.after_train(self)
+        return self.epoch_metrics() | {"epoch": self.epoch}

@@ -1,0 +1,158 @@
+"""Training engine: metrics, safetensors checkpoints, exact resume, reproducibility, candidate evaluation, CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from vidnas.cli import app
+from vidnas.data import synthesize
+from vidnas.genotype import Conv, Genotype, Head, InputSpec, Node
+from vidnas import build_model
+from vidnas.train import (
+    CheckpointHook,
+    EvaluationHook,
+    Hook,
+    JsonlHook,
+    Recipe,
+    Trainer,
+    clip_dataset,
+    resolve_data,
+    average_precision,
+    classification_report,
+    evaluate_candidate,
+    evaluate_checkpoint,
+    load_checkpoint,
+    mean_average_precision,
+    topk_correct,
+    train_model,
+)
+
+pytest.importorskip("safetensors")
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    return synthesize(tmp_path_factory.mktemp("train-data"), classes=4, train_per_class=4, val_per_class=2, size=16, frames=6, seed=2)
+
+
+def tiny(temporal: int = 3) -> Genotype:
+    return Genotype(
+        name="tiny",
+        input=InputSpec(frames=4, size=16),
+        nodes=[Node(name="n", layers=[Conv(out=8, kernel=(temporal, 3, 3), stride=(1, 2, 2), act="relu"), Conv(out=8, kernel=(temporal, 3, 3), act="relu")])],
+        head=Head(num_classes=4, dropout=0.2),
+    )
+
+
+RECIPE = Recipe(epochs=2, batch_size=4, lr=0.01, optimizer="adamw", frames=4, size=16, warmup_epochs=0.5, seed=3)
+
+
+def _train(data: dict[str, Path], out: Path | None, recipe: Recipe = RECIPE, resume: Path | None = None):  # noqa: ANN202
+    return train_model(tiny(), recipe=recipe, out_dir=out, data=data["train"], val=data["val"], classes=data["classes"], resume=resume)
+
+
+def test_metrics_have_their_textbook_values() -> None:
+    logits = torch.tensor([[3.0, 1.0, 0.0], [0.0, 2.0, 1.0], [1.0, 0.0, 2.0], [2.0, 1.0, 0.0]])
+    labels = torch.tensor([0, 2, 1, 1])
+    assert topk_correct(logits, labels, 1) == 1 and topk_correct(logits, labels, 2) == 3
+    report = classification_report(logits, labels, ["a", "b", "c"])
+    assert report["top1"] == 0.25 and report["confusion"] == [[1, 0, 0], [1, 0, 1], [0, 1, 0]]
+    assert report["per_class"] == {"a": 1.0, "b": 0.0, "c": 0.0}
+    # AP: positives ranked 1st and 3rd -> (1/1 + 2/3) / 2
+    assert average_precision(np.array([0.9, 0.8, 0.7, 0.1]), np.array([1, 0, 1, 0])) == pytest.approx(5 / 6)
+    scores = np.array([[0.9, 0.1], [0.2, 0.8]])
+    assert mean_average_precision(scores, np.array([[1, 0], [0, 1]])) == 1.0
+
+
+def test_training_writes_checkpoints_metrics_and_a_confusion_plot(data: dict[str, Path], tmp_path: Path) -> None:
+    trainer, metrics = _train(data, tmp_path / "run")
+    files = sorted(p.name for p in (tmp_path / "run").iterdir())
+    assert {"last.json", "last.safetensors", "last.state.safetensors", "best.json", "best.safetensors", "metrics.jsonl", "confusion_best.png"} <= set(files)
+    lines = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [line["epoch"] for line in lines] == [1, 2] and all("val_top1" in line for line in lines)
+    sidecar = json.loads((tmp_path / "run" / "last.json").read_text())
+    assert sidecar["class_names"] == ["move_right", "move_left", "move_down", "move_up"] and sidecar["genotype"]["name"] == "tiny"
+    assert sidecar["recipe"]["seed"] == 3 and sidecar["vidnas_version"] and sidecar["step"] == trainer.step
+    model, _ = load_checkpoint(tmp_path / "run")
+    for (name, a), b in zip(trainer.model.state_dict().items(), model.state_dict().values()):
+        assert torch.equal(a.cpu(), b), name
+    assert metrics["step"] == 8  # 16 clips / batch 4 = 4 steps per epoch, 2 epochs
+
+
+def test_two_runs_with_one_seed_are_identical(data: dict[str, Path]) -> None:
+    _, a = _train(data, None)
+    _, b = _train(data, None)
+    assert a == b | {"train_seconds": a["train_seconds"]}
+
+
+class _KillAfterFirstEpoch(Hook):
+    def after_epoch(self, trainer) -> None:  # noqa: ANN001
+        raise KeyboardInterrupt  # as if the process were killed right after the epoch's checkpoint
+
+
+def test_resume_reproduces_the_uninterrupted_run(data: dict[str, Path], tmp_path: Path) -> None:
+    recipe = RECIPE.model_copy(update={"epochs": 3})
+    full, full_metrics = _train(data, tmp_path / "full", recipe)
+    train_source, val_source = resolve_data(data["train"], data["val"], classes=data["classes"])
+    genotype = tiny().with_num_classes(4)
+    killed = Trainer(
+        build_model(genotype, seed=recipe.seed), recipe, clip_dataset(train_source, recipe, genotype, train=True),
+        clip_dataset(val_source, recipe, genotype, train=False), out_dir=tmp_path / "cut",
+        hooks=[EvaluationHook(), CheckpointHook(), JsonlHook(), _KillAfterFirstEpoch()],
+    )
+    with pytest.raises(KeyboardInterrupt):
+        killed.fit()
+    assert json.loads((tmp_path / "cut" / "last.json").read_text())["epoch"] == 1
+    resumed, resumed_metrics = _train(data, tmp_path / "cut", recipe, resume=tmp_path / "cut" / "last.json")
+    drop = {"train_seconds"}
+    assert {k: v for k, v in resumed_metrics.items() if k not in drop} == {k: v for k, v in full_metrics.items() if k not in drop}
+    for (name, a), b in zip(full.model.state_dict().items(), resumed.model.state_dict().values()):
+        assert torch.equal(a, b), name
+    assert resumed.loss_curve == full.loss_curve
+
+
+def test_evaluate_checkpoint_with_multiple_views(data: dict[str, Path], tmp_path: Path) -> None:
+    _train(data, tmp_path / "run")
+    single = evaluate_checkpoint(tmp_path / "run", data=data["val"], classes=data["classes"])
+    multi = evaluate_checkpoint(tmp_path / "run", data=data["val"], classes=data["classes"], views=(2, 3))
+    assert single["num_clips"] == multi["num_clips"] == 8
+    assert 0 <= multi["top1"] <= 1 and multi["top5"] == 1.0  # 4 classes: the top 5 hold every class
+
+
+def test_candidate_evaluation_reports_results_and_failures(data: dict[str, Path]) -> None:
+    kwargs = dict(data=data["train"], val=data["val"])
+    recipe = RECIPE.model_copy(update={"epochs": 1})
+    ok = evaluate_candidate(tiny(), recipe, latency=False, **kwargs)
+    assert ok["status"] == "ok" and 0 <= ok["top1"] <= 1 and ok["steps"] == 4 and len(ok["loss_curve"]) == 4
+    assert ok["params"] > 0 and ok["macs"] > 0
+    invalid = tiny().to_dict()
+    invalid["nodes"][0]["layers"][0]["kernel"] = [3, 99, 99]
+    invalid["nodes"][0]["layers"][0]["padding"] = "valid"
+    failed = evaluate_candidate(invalid, recipe, **kwargs)
+    assert failed["status"] == "failed" and failed["reason"].startswith("invalid genotype: nodes[0].layers[0].kernel")
+    diverged = evaluate_candidate(tiny(), recipe.model_copy(update={"lr": 1e12, "optimizer": "sgd"}), **kwargs)
+    assert diverged["status"] == "failed" and "diverged" in diverged["reason"]
+
+
+def test_train_and_eval_cli(data: dict[str, Path], tmp_path: Path) -> None:
+    runner = CliRunner()
+    genotype = tmp_path / "tiny.json"
+    genotype.write_text(tiny().to_json())
+    common = ["--data", str(data["train"]), "--val", str(data["val"]), "--classes", str(data["classes"]), "--frames", "4", "--size", "16", "--batch-size", "4", "--lr", "0.01", "--optimizer", "adamw"]
+    result = runner.invoke(app, ["train", str(genotype), "--out", str(tmp_path / "run"), "--epochs", "1", *common])
+    assert result.exit_code == 0, result.output
+    resumed = runner.invoke(app, ["train", str(genotype), "--out", str(tmp_path / "run"), "--epochs", "2", "--resume", *common])
+    assert resumed.exit_code == 0, resumed.output
+    assert json.loads((tmp_path / "run" / "last.json").read_text())["epoch"] == 2
+    evaluation = runner.invoke(app, ["eval", str(tmp_path / "run"), "--data", str(data["val"]), "--classes", str(data["classes"]), "--views", "2x1", "--json"])
+    assert evaluation.exit_code == 0, evaluation.output
+    report = json.loads(evaluation.stdout)
+    assert {"top1", "top5", "num_clips"} <= set(report) and report["num_clips"] == 8
+    bad = runner.invoke(app, ["eval", str(tmp_path / "nothing")])
+    assert bad.exit_code == 2 and "no checkpoint sidecar" in bad.stderr
