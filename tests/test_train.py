@@ -156,3 +156,20 @@ def test_train_and_eval_cli(data: dict[str, Path], tmp_path: Path) -> None:
     assert {"top1", "top5", "num_clips"} <= set(report) and report["num_clips"] == 8
     bad = runner.invoke(app, ["eval", str(tmp_path / "nothing")])
     assert bad.exit_code == 2 and "no checkpoint sidecar" in bad.stderr
+
+
+def test_distributed_data_parallel_on_cpu_with_two_processes(data: dict[str, Path], tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    script = Path(__file__).parent / "_ddp_script.py"
+    done = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", str(script), str(data["train"].parent), str(tmp_path)],
+        capture_output=True, text=True, timeout=300, env={**__import__("os").environ, "OMP_NUM_THREADS": "1"},
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    reports = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
+    assert [r["world"] for r in reports] == [2, 2]
+    assert reports[0]["steps"] == reports[1]["steps"] == 4  # 16 clips over 2 ranks, batch 2
+    assert reports[0]["checksum"] == reports[1]["checksum"]  # gradients were averaged: the replicas agree
+    assert (tmp_path / "last.json").is_file() and len((tmp_path / "metrics.jsonl").read_text().splitlines()) == 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -16,6 +17,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from vidnas.train._checkpoint import load_training_state, load_weights, read_sidecar, save_checkpoint
+from vidnas.train._distributed import barrier, init_from_environment, shard
 from vidnas.train._metrics import classification_report, mean_average_precision, save_confusion_png
 from vidnas.train._recipe import Recipe
 
@@ -233,6 +235,9 @@ class Trainer:
         progress: bool = False,
     ):
         self.recipe, self.device = recipe, torch.device(device)
+        if self.device.type == "cuda" and "LOCAL_RANK" in os.environ:
+            self.device = torch.device("cuda", int(os.environ["LOCAL_RANK"]))
+        self.rank, self.world = init_from_environment(self.device)
         self.model = model.to(self.device)
         if recipe.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last_3d)
@@ -241,7 +246,7 @@ class Trainer:
         self.class_names = list(getattr(train_data, "classes", []))
         self.multi_label = bool(getattr(train_data, "multi_label", False))
         self.optimizer = make_optimizer(self.model, recipe)
-        steps_per_epoch = max(1, math.ceil(len(train_data) / recipe.batch_size))
+        steps_per_epoch = max(1, math.ceil(math.ceil(len(train_data) / self.world) / recipe.batch_size))
         self.steps_per_epoch = steps_per_epoch
         self.total_steps = recipe.epochs * steps_per_epoch
         if recipe.max_steps is not None:
@@ -253,8 +258,16 @@ class Trainer:
             self.ema = torch.optim.swa_utils.AveragedModel(self.model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(recipe.ema_decay))
         self.autocast = autocast_dtype(recipe, self.device)
         self.scaler = torch.amp.GradScaler("cuda") if self.autocast == torch.float16 else None
-        self.forward = torch.compile(self.model) if recipe.compile else self.model
-        self.hooks = hooks if hooks is not None else [EvaluationHook(), CheckpointHook(), JsonlHook()] + ([ProgressHook()] if progress else [])
+        self.forward: nn.Module = self.model
+        if self.world > 1:
+            from torch.nn.parallel import DistributedDataParallel
+
+            self.forward = DistributedDataParallel(self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+        if recipe.compile:
+            self.forward = torch.compile(self.forward)
+        if hooks is None:  # side effects (evaluation, files, progress) on rank 0 only
+            hooks = [EvaluationHook(), CheckpointHook(), JsonlHook()] + ([ProgressHook()] if progress else []) if self.rank == 0 else []
+        self.hooks = hooks
         self.epoch = self.step = 0
         self.best_score: float | None = None
         self.losses: list[float] = []
@@ -300,8 +313,10 @@ class Trainer:
 
     # ------------------------------------------------------------------------------------------- loop
     def _order(self, epoch: int) -> list[int]:
+        """This process's clips of ``epoch``, in an order fixed by (seed, epoch): the same on every rank and
+        after a resume."""
         generator = torch.Generator().manual_seed(self.recipe.seed * 100_003 + epoch)
-        return torch.randperm(len(self.train_data), generator=generator).tolist()
+        return shard(torch.randperm(len(self.train_data), generator=generator).tolist(), self.rank, self.world)
 
     def _loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         if self.multi_label:
@@ -358,6 +373,7 @@ class Trainer:
                     hook.after_step(self, loss)
             for hook in self.hooks:
                 hook.after_epoch(self)
+            barrier(self.world)
             self.epoch += 1
         for hook in self.hooks:
             hook.after_train(self)
