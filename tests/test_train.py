@@ -173,3 +173,26 @@ def test_distributed_data_parallel_on_cpu_with_two_processes(data: dict[str, Pat
     assert reports[0]["steps"] == reports[1]["steps"] == 4  # 16 clips over 2 ranks, batch 2
     assert reports[0]["checksum"] == reports[1]["checksum"]  # gradients were averaged: the replicas agree
     assert (tmp_path / "last.json").is_file() and len((tmp_path / "metrics.jsonl").read_text().splitlines()) == 1
+
+
+def test_candidate_evaluation_in_a_worker_process_matches_in_process(data: dict[str, Path]) -> None:
+    from vidnas.train import evaluate_candidate_in_process
+
+    recipe = RECIPE.model_copy(update={"epochs": 1})
+    here = evaluate_candidate(tiny(), recipe, data=data["train"], val=data["val"], latency=False)
+    there = evaluate_candidate_in_process(tiny(), recipe, data=data["train"], val=data["val"], latency=False, timeout=300)
+    assert there["status"] == "ok"
+    assert {k: there[k] for k in ("top1", "val_loss", "steps", "params", "macs")} == {k: here[k] for k in ("top1", "val_loss", "steps", "params", "macs")}
+    assert [list(p) for p in here["loss_curve"]] == there["loss_curve"]
+
+
+def test_ema_weights_are_evaluated_and_checkpointed(data: dict[str, Path], tmp_path: Path) -> None:
+    from safetensors.torch import load_file
+
+    trainer, _ = _train(data, tmp_path / "run", RECIPE.model_copy(update={"ema_decay": 0.9, "epochs": 1}))
+    assert trainer.ema is not None
+    state = load_file(str(tmp_path / "run" / "last.state.safetensors"))
+    ema_keys = [k for k in state if k.startswith("ema.")]
+    assert ema_keys and "ema.n_averaged" in state and int(state["ema.n_averaged"]) == trainer.step
+    averaged = dict(trainer.ema.module.named_parameters())
+    assert any(not torch.equal(averaged[n], p) for n, p in trainer.model.named_parameters())  # an average, not a copy

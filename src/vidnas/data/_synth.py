@@ -177,11 +177,15 @@ def builtin_dataset(
     """The built-in benchmark data set, generated on first use and reused: the default data of training and
     search. Lives in ``root`` or ``data_home()/synth-<settings>``; a half-written folder (no ``.complete``
     marker, e.g. after a kill) is generated again."""
+    import fcntl
+
     key = f"c{classes}-t{train_per_class}-v{val_per_class}-s{size}-f{frames}-seed{seed}"
     folder = Path(root) if root is not None else data_home() / f"synth-{key}"
+    folder.mkdir(parents=True, exist_ok=True)
     marker = folder / ".complete"
-    if not (marker.is_file() and marker.read_text(encoding="utf-8").strip() == key):
-        paths = synthesize(folder, classes=classes, train_per_class=train_per_class, val_per_class=val_per_class, size=size, frames=frames, seed=seed)
-        marker.write_text(key + "\n", encoding="utf-8")
-        return paths
+    with open(folder / ".lock", "w", encoding="utf-8") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # several processes (DDP ranks, search workers) may ask at once
+        if not (marker.is_file() and marker.read_text(encoding="utf-8").strip() == key):
+            synthesize(folder, classes=classes, train_per_class=train_per_class, val_per_class=val_per_class, size=size, frames=frames, seed=seed)
+            marker.write_text(key + "\n", encoding="utf-8")
     return {"classes": folder / "classes.txt", "train": folder / "train.csv", "val": folder / "val.csv"}

@@ -49,10 +49,10 @@ def clip_dataset(source: Any, recipe: Recipe, genotype: Any, *, train: bool, nor
     common = dict(frames=frames, size=size, frame_stride=recipe.frame_stride, train=train, hflip=recipe.hflip, scale=recipe.scale, mean=mean, std=std, seed=recipe.seed)
     if not train:
         common["views"] = recipe.eval_views
+    flow = any(s.modality == "flow" for s in genotype.input.streams)
     if isinstance(source, ClipCache):
-        flow = any(s.modality == "flow" for s in genotype.input.streams)
         return CachedClips(source, flow=flow, **common)
-    return VideoClips(source, **common)
+    return VideoClips(source, flow="dis" if flow else None, **common)
 
 
 def train_model(
@@ -155,3 +155,42 @@ def evaluate_candidate(genotype: Any, recipe: Recipe | dict[str, Any], *, data: 
         result = {"status": "failed", "reason": f"{type(error).__name__}: {str(error).splitlines()[0]} (at {Path(last.filename).name}:{last.lineno})"}
     result["wall_seconds"] = round(time.perf_counter() - started, 3)
     return result
+
+
+def _candidate_worker(payload: str) -> str:
+    import json
+
+    arguments = json.loads(payload)
+    return json.dumps(evaluate_candidate(arguments["genotype"], arguments["recipe"], data=arguments["data"], val=arguments["val"], latency=arguments["latency"]))
+
+
+def evaluate_candidate_in_process(
+    genotype: Any,
+    recipe: Recipe | dict[str, Any],
+    *,
+    data: str | Path | None = None,
+    val: str | Path | None = None,
+    latency: bool = True,
+    timeout: float | None = None,
+) -> dict[str, Any]:
+    """``evaluate_candidate`` in a fresh worker process (spawned: no state shared with the caller), so a crash,
+    a leak or a hard out-of-memory kill of one candidate cannot take the search down. Everything crosses the
+    process boundary as JSON. A worker that dies or overruns ``timeout`` is a failed result."""
+    import concurrent.futures
+    import json
+    import multiprocessing
+
+    genotype_json = as_genotype(genotype).to_json(indent=None) if not isinstance(genotype, dict) else json.dumps(genotype)
+    recipe_dict = recipe.model_dump(mode="json") if isinstance(recipe, Recipe) else recipe
+    payload = json.dumps({"genotype": json.loads(genotype_json), "recipe": recipe_dict, "data": str(data) if data else None, "val": str(val) if val else None, "latency": latency})
+    started = time.perf_counter()
+    with concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        future = pool.submit(_candidate_worker, payload)
+        try:
+            return json.loads(future.result(timeout=timeout))
+        except concurrent.futures.TimeoutError:
+            for process in list(getattr(pool, "_processes", {}).values()):
+                process.kill()
+            return {"status": "failed", "reason": f"timed out after {timeout} s", "wall_seconds": round(time.perf_counter() - started, 3)}
+        except concurrent.futures.process.BrokenProcessPool as error:
+            return {"status": "failed", "reason": f"worker process died ({error})", "wall_seconds": round(time.perf_counter() - started, 3)}
