@@ -1,0 +1,142 @@
+"""Auto-X3D space (reference movinet-x3d-autox3d.md §3.2): an X3D backbone whose four stages each choose a
+block type, a filter count among N candidates (N odd), an inverted-bottleneck expansion ratio, an attention
+block and a depth.
+
+Concrete candidate sets are NOT FOUND in the reference; ours: block types X3D's depthwise 3×3×3, a depthwise
+(2+1)D 3×3×3, a spatial-only 1×3×3 and a long-range 5×3×3; widths = the stage's base width × {0.5, 0.75, 1,
+1.25, 1.5} (N = 5, rounded to multiples of 8); expansions {1.5, 2.25, 3, 4} (X3D uses 2.25); attention none,
+SE on every other block (X3D's placement) or SE on every block. The default base widths and depths are a proxy
+scale (X3D-S halved); ``AutoX3DSpace.paper()`` uses X3D-S's (24/48/96/192 wide, depths up to 3/5/11/7).
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from vidnas.errors import GenotypeError
+from vidnas.genotype import Bottleneck, Conv, Genotype, Head, InitSpec, InputSpec, Node, NormSpec, SqueezeExcite, make_divisible
+from vidnas.spaces._base import Choice, SearchSpace, Values, expansion_for, nearest
+
+BLOCK_TYPES = {"x3d": ((3, 3, 3), "3d"), "2plus1d": ((3, 3, 3), "2plus1d"), "spatial": ((1, 3, 3), "3d"), "long": ((5, 3, 3), "3d")}
+ATTENTION = ("none", "se_alternate", "se_all")
+WIDTH_FACTORS = (0.5, 0.75, 1.0, 1.25, 1.5)
+
+
+class AutoX3DSpace(SearchSpace):
+    name = "autox3d"
+
+    def __init__(
+        self,
+        num_classes: int = 8,
+        *,
+        frames: int = 8,
+        size: int = 64,
+        stem: int = 16,
+        base_widths: tuple[int, ...] = (16, 24, 48, 96),
+        depths: tuple[tuple[int, ...], ...] = ((1, 2), (1, 2, 3), (1, 2, 3, 4), (1, 2, 3)),
+        expansions: tuple[float, ...] = (1.5, 2.25, 3.0, 4.0),
+        width_factors: tuple[float, ...] = WIDTH_FACTORS,
+        hidden: int = 256,
+        dropout: float = 0.5,
+    ):
+        super().__init__(num_classes)
+        if len(width_factors) % 2 == 0:
+            raise ValueError("Auto-X3D uses an odd number N of filter candidates")
+        self.frames, self.size, self.stem, self.hidden, self.dropout = frames, size, stem, hidden, dropout
+        self.base_widths = tuple(base_widths)
+        self.depths = tuple(tuple(d) for d in depths)
+        self.expansions = tuple(expansions)
+        self.width_factors = tuple(width_factors)
+        self.widths = tuple(tuple(sorted({make_divisible(b * f, 8) for f in width_factors})) for b in base_widths)
+
+    @classmethod
+    def paper(cls, num_classes: int = 400) -> "AutoX3DSpace":
+        return cls(num_classes, frames=13, size=160, stem=24, base_widths=(24, 48, 96, 192),
+                   depths=(tuple(range(1, 4)), tuple(range(1, 6)), tuple(range(1, 12)), tuple(range(1, 8))), hidden=2048)
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "num_classes": self.num_classes, "frames": self.frames, "size": self.size,
+                "base_widths": list(self.base_widths), "depths": [list(d) for d in self.depths], "expansions": list(self.expansions)}
+
+    def build_choices(self) -> list[Choice]:
+        out = []
+        for s in range(4):
+            out += [
+                Choice(f"s{s}.block", tuple(BLOCK_TYPES)), Choice(f"s{s}.width", self.widths[s]),
+                Choice(f"s{s}.expansion", self.expansions), Choice(f"s{s}.attention", ATTENTION), Choice(f"s{s}.depth", self.depths[s]),
+            ]
+        return out
+
+    def canonical(self, values: Values) -> Values:
+        """Expansion ratios that round to the same inner width are one architecture: keep the smallest."""
+        values = dict(values)
+        for s in range(4):
+            width = values[f"s{s}.width"]
+            values[f"s{s}.expansion"] = expansion_for(width, make_divisible(width * values[f"s{s}.expansion"], 8), self.expansions)
+        return values
+
+    def block(self, values: Values, s: int, j: int) -> Bottleneck:
+        kernel, conv_type = BLOCK_TYPES[values[f"s{s}.block"]]
+        out = values[f"s{s}.width"]
+        attention = values[f"s{s}.attention"]
+        se = attention == "se_all" or (attention == "se_alternate" and j % 2 == 0)
+        return Bottleneck(
+            out=out, inner=make_divisible(out * values[f"s{s}.expansion"], 8), kernel=kernel, conv_type=conv_type,
+            stride=(1, 2, 2) if j == 0 else (1, 1, 1), act="relu", mid_act="swish",
+            se=SqueezeExcite(ratio=1 / 16, divisor=8, min_hidden=8) if se else None, se_before_act=True,
+            out_act="relu", zero_init_last_norm=True, padding="symmetric",
+        )
+
+    def decode(self, values: Values) -> Genotype:
+        layers: list[Any] = [
+            Conv(out=self.stem, kernel=(1, 3, 3), stride=(1, 2, 2), padding="symmetric", norm=False),
+            Conv(kernel=(5, 1, 1), depthwise=True, padding="symmetric", act="relu"),
+        ]
+        for s in range(4):
+            layers += [self.block(values, s, j) for j in range(values[f"s{s}.depth"])]
+        layers.append(Conv(out=int(2.25 * values["s3.width"]), act="relu"))
+        return Genotype(
+            name="autox3d_candidate",
+            family="x3d",
+            input=InputSpec(frames=self.frames, size=self.size),
+            nodes=[Node(name="backbone", layers=layers)],
+            head=Head(hidden=[self.hidden], hidden_bias=False, act="relu", dropout=self.dropout, num_classes=self.num_classes),
+            norm=NormSpec(momentum=0.1, eps=1e-5),
+            init=InitSpec(distribution="normal", mode="fan_out", gain=2.0),
+        )
+
+    def encode(self, genotype: Genotype) -> Values:
+        stages: list[list[Bottleneck]] = []
+        for layer in (layer for node in genotype.nodes for layer in node.layers):
+            if isinstance(layer, Bottleneck):
+                (stages.append([layer]) if layer.stride[1] == 2 or not stages else stages[-1].append(layer))
+        if len(stages) != 4:
+            raise GenotypeError("nodes", f"an Auto-X3D-space genotype has 4 stages of bottlenecks, found {len(stages)}")
+        values: Values = {}
+        for s, stage in enumerate(stages):
+            first = stage[0]
+            block = next((name for name, (k, t) in BLOCK_TYPES.items() if k == tuple(first.kernel) and t == first.conv_type), "x3d")
+            with_se = [b.se is not None for b in stage]
+            attention = "se_all" if all(with_se) else "none" if not any(with_se) else "se_alternate"
+            values.update({
+                f"s{s}.block": block, f"s{s}.width": nearest(self.widths[s], first.out),
+                f"s{s}.expansion": expansion_for(first.out, first.inner, self.expansions), f"s{s}.attention": attention,
+                f"s{s}.depth": nearest(self.depths[s], len(stage)),
+            })
+        return self.canonical(values)
+
+    def seed_names(self) -> list[str]:
+        return ["x3d_xs", "x3d_s"]
+
+    def operators(self) -> dict[str, Any]:
+        def change(field: str):  # noqa: ANN202
+            def operator(values: Values, rng: random.Random) -> Values | None:
+                s = rng.randrange(4)
+                choice = next(c for c in self.choices() if c.name == f"s{s}.{field}")
+                other = [o for o in choice.options if o != values[choice.name]]
+                return dict(values, **{choice.name: rng.choice(other)}) if other else None
+
+            return operator
+
+        return {f"change_{field}": change(field) for field in ("block", "width", "expansion", "attention", "depth")}
