@@ -10,6 +10,7 @@ import torch
 
 from vidnas.genotype import Genotype
 from vidnas.measure._counts import MAC_CONVENTION, MacCount, ParameterCount, count_macs, count_parameters
+from vidnas.measure._predictor import LatencyPredictor, calibrate, genotype_ops, spearman
 from vidnas.measure._timing import Latency, PeakMemory, measure_latency, measure_peak_memory, torch_threads
 
 
@@ -97,6 +98,10 @@ def profile(
 
 
 __all__ = [
+    "LatencyPredictor",
+    "calibrate",
+    "genotype_ops",
+    "spearman",
     "MAC_CONVENTION",
     "Latency",
     "MacCount",

@@ -66,6 +66,7 @@ class SearchSpace(ABC):
 
     name: str = "space"
     max_tries: int = 200
+    streams: tuple[str, ...] = ("rgb",)  # input modalities the space's networks read
 
     def __init__(self, num_classes: int = 8):
         self.num_classes = num_classes
@@ -94,6 +95,10 @@ class SearchSpace(ABC):
 
     def check_values(self, values: Values) -> None:
         """Extra validity rules beyond shape inference; raise GenotypeError."""
+
+    def input_extent(self) -> tuple[int, int]:
+        """(source frames a clip spans, largest frame size) over the space: what a data cache must hold."""
+        raise NotImplementedError
 
     def describe(self) -> dict[str, Any]:
         """The space's settings as JSON (stored in a study so a resumed search rebuilds the same space)."""

@@ -72,6 +72,11 @@ class AssembleNetSpace(SearchSpace):
                 out.append(self.node_name(lv, kk))
         return out
 
+    def input_extent(self) -> tuple[int, int]:
+        return self.frames, self.size
+
+    streams = ("rgb", "flow")
+
     def build_choices(self) -> list[Choice]:
         out = [Choice("rgb0.dilation", self.dilations), Choice("rgb1.dilation", self.dilations)]
         out += [Choice(f"level{level}.nodes", tuple(range(1, self.max_nodes[level] + 1))) for level in range(4)]

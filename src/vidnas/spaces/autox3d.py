@@ -59,6 +59,9 @@ class AutoX3DSpace(SearchSpace):
         return {"name": self.name, "num_classes": self.num_classes, "frames": self.frames, "size": self.size,
                 "base_widths": list(self.base_widths), "depths": [list(d) for d in self.depths], "expansions": list(self.expansions)}
 
+    def input_extent(self) -> tuple[int, int]:
+        return self.frames, self.size
+
     def build_choices(self) -> list[Choice]:
         out = []
         for s in range(4):
@@ -125,6 +128,12 @@ class AutoX3DSpace(SearchSpace):
                 f"s{s}.depth": nearest(self.depths[s], len(stage)),
             })
         return self.canonical(values)
+
+    def supernet(self, fair: bool = True):  # noqa: ANN201 - AutoX3DSupernet
+        """The weight-sharing supernet over this space (``vidnas.build.supernet``)."""
+        from vidnas.build.supernet import AutoX3DSupernet
+
+        return AutoX3DSupernet(self, fair=fair)
 
     def seed_names(self) -> list[str]:
         return ["x3d_xs", "x3d_s"]

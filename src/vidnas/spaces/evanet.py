@@ -53,6 +53,9 @@ class EvaNetSpace(SearchSpace):
         return {"name": self.name, "num_classes": self.num_classes, "width": self.width, "frames": self.frames, "size": self.size,
                 "times": list(self.times), "repeats": list(self.repeats), "max_branches": self.max_branches}
 
+    def input_extent(self) -> tuple[int, int]:
+        return self.frames, self.size
+
     def build_choices(self) -> list[Choice]:
         out = [
             Choice("stem_type", CONV_TYPES), Choice("stem_time", self.stem_times),

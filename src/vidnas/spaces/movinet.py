@@ -59,6 +59,9 @@ class MoViNetSpace(SearchSpace):
         return {"name": self.name, "num_classes": self.num_classes, "frames": self.frames, "size": self.size,
                 "widths": [list(w) for w in self.widths], "depths": [list(d) for d in self.depths], "expansions": list(self.expansions)}
 
+    def input_extent(self) -> tuple[int, int]:
+        return self.frames, self.size
+
     def build_choices(self) -> list[Choice]:
         out = []
         for b in range(5):

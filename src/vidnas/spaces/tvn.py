@@ -68,6 +68,9 @@ class TVNSpace(SearchSpace):
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "num_classes": self.num_classes, "options": {k: list(v) for k, v in self.options.items()}}
 
+    def input_extent(self) -> tuple[int, int]:
+        return max((f - 1) * s + 1 for f in self.options["frames"] for s in self.options["frame_stride"]), max(self.options["size"])
+
     def build_choices(self) -> list[Choice]:
         out = [Choice(k, self.options[k]) for k in ("frames", "size", "frame_stride", "num_blocks")]
         for i in range(self.max_blocks):

@@ -105,15 +105,28 @@ def evaluate_checkpoint(path: str | Path, *, data: str | Path | None = None, cla
     return evaluate(model.to(device), dataset, batch_size=recipe.batch_size, device=device)
 
 
-def evaluate_candidate(genotype: Any, recipe: Recipe | dict[str, Any], *, data: str | Path | None = None, val: str | Path | None = None, latency: bool = True) -> dict[str, Any]:
+def evaluate_candidate(
+    genotype: Any,
+    recipe: Recipe | dict[str, Any],
+    *,
+    data: str | Path | None = None,
+    val: str | Path | None = None,
+    latency: bool = True,
+    device: str = "cpu",
+    threads: int | None = None,
+    peak_memory: bool = False,
+    checkpoint: str | Path | None = None,
+) -> dict[str, Any]:
     """Score one architecture: a short proxy training then validation, as a plain dict. Pure and safe to run
     in a worker process or on a remote worker: failures (an impossible genotype, NaN loss, out of memory,
     shape errors) come back as ``{"status": "failed", "reason": ...}`` instead of raising.
 
-    Returns status, top1 (or map), val_loss, loss_curve, train_seconds, steps, params, macs, latency_ms and,
-    for graphs with weighted edges, the learned sigmoid connection weights.
+    Returns status, top1 (or map), val_loss, loss_curve, train_seconds, steps, params, macs, latency_ms
+    (batch 1 on ``device`` with ``threads``), peak_memory_mb when asked and, for graphs with weighted edges,
+    the learned sigmoid connection weights. ``checkpoint``: a folder that gets the trained weights
+    (``final.safetensors`` + JSON sidecar).
     """
-    from vidnas.measure import count_macs, count_parameters, measure_latency
+    from vidnas.measure import count_macs, count_parameters, measure_latency, measure_peak_memory
 
     recipe = Recipe.model_validate(recipe) if isinstance(recipe, dict) else recipe
     started = time.perf_counter()
@@ -121,7 +134,7 @@ def evaluate_candidate(genotype: Any, recipe: Recipe | dict[str, Any], *, data: 
     try:
         genotype = as_genotype(genotype)
         genotype.check()
-        trainer, metrics = train_model(genotype, recipe=recipe, out_dir=None, data=data, val=val)
+        trainer, metrics = train_model(genotype, recipe=recipe, out_dir=None, data=data, val=val, device=device)
         model = trainer.model.eval()
         evaluation = trainer.last_eval or {}
         inputs = model.example_input(1)
@@ -138,7 +151,12 @@ def evaluate_candidate(genotype: Any, recipe: Recipe | dict[str, Any], *, data: 
             macs=count_macs(model, inputs).macs,
         )
         if latency:
-            result["latency_ms"] = measure_latency(model, inputs, warmup=1, runs=3).median_ms
+            result["latency_ms"] = measure_latency(model, inputs, warmup=2, runs=5, threads=threads, device=device).median_ms
+        if peak_memory:
+            result["peak_memory_mb"] = round(measure_peak_memory(model.genotype.to_json(indent=None), device=device, threads=threads).forward_bytes / 2**20, 3)
+        if checkpoint is not None:
+            trainer.out_dir = Path(checkpoint)
+            trainer.save("final", trainer.epoch_metrics() if hasattr(trainer, "epoch_metrics") else metrics)
         weights = model.connection_weights() if hasattr(model, "connection_weights") else {}
         if weights:
             result["connection_weights"] = weights

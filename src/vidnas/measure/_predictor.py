@@ -1,0 +1,254 @@
+"""Latency prediction: a per-op lookup table measured on the target device plus a regressor over genotype
+features, calibrated on sampled architectures of a search space (``vidnas latency calibrate``).
+
+Ops are the language's primitives at their input shapes (a genotype is walked by pure shape arithmetic, no
+model is built). The table holds the measured time of every op signature seen during calibration; an op not in
+the table is estimated by a per-kind log-linear model (log time ≈ a·log(1+MACs) + b·log(1+elements) + c) fitted to the table. The
+genotype-level regressor then corrects for what op sums miss (dispatch overhead, cache effects):
+latency ≈ w₀·Σ op times + w₁·#ops + w₂, fitted by least squares. Saved as JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vidnas.genotype import Genotype, Shape
+from vidnas.genotype import _layers as L
+
+
+def _kind(spec: Any) -> str:
+    if isinstance(spec, L.Conv):
+        if spec.type != "3d":
+            return f"conv_{spec.type}"
+        return "conv_depthwise" if spec.depthwise else ("conv_pointwise" if tuple(spec.kernel) == (1, 1, 1) else "conv")
+    return spec.op
+
+
+def _macs_and_elements(spec: Any, shape: Shape, out: Shape) -> tuple[float, float]:
+    elements = float(shape.channels * shape.frames * shape.height * shape.width + out.channels * out.frames * out.height * out.width)
+    positions = out.frames * out.height * out.width
+    if isinstance(spec, L.Conv):
+        kt, kh, kw = spec.kernel
+        groups = spec.group_count(shape.channels)
+        if spec.type == "2plus1d":
+            mid = spec.mid_channels(shape.channels)
+            macs = positions * (mid * (shape.channels // groups) * kh * kw + out.channels * (mid // max(1, groups if spec.depthwise else 1)) * kt)
+        else:
+            macs = positions * out.channels * (shape.channels // groups) * kt * kh * kw
+        return float(macs), elements
+    if isinstance(spec, L.Pool):
+        return float(positions * out.channels * math.prod(spec.kernel)), elements
+    return 0.0, elements
+
+
+_LAYER_CACHE: dict[tuple[str, Shape], tuple[tuple[str, str, Shape, Shape, float, float], ...]] = {}
+
+
+def _walk_layer(layer: Any, shape: Shape) -> tuple[tuple[str, str, Shape, Shape, float, float], ...]:
+    """(kind, signature, in shape, out shape, MACs, elements) of every primitive of one layer (memoised by the
+    layer's JSON and input shape: a search mutates one block at a time, so most layers are seen before)."""
+    key = (layer.model_dump_json(), shape)
+    found = _LAYER_CACHE.get(key)
+    if found is None:
+        if len(_LAYER_CACHE) > 50000:
+            _LAYER_CACHE.clear()
+        found = _LAYER_CACHE[key] = tuple(_ops(layer, shape))
+    return found
+
+
+def clear_cache() -> None:
+    _LAYER_CACHE.clear()
+
+
+def _ops(layer: Any, shape: Shape) -> Iterator[tuple[str, str, Shape, Shape, float, float]]:
+    if isinstance(layer, L.PRIMITIVES):
+        out = layer.infer(shape, "op")
+        macs, elements = _macs_and_elements(layer, shape, out)
+        signature = f"{layer.model_dump_json()}@{shape.channels}x{shape.frames}x{shape.height}x{shape.width}"
+        yield _kind(layer), signature, shape, out, macs, elements
+    elif isinstance(layer, L.Residual):
+        current = shape
+        for item in layer.body:
+            yield from _ops(item, current)
+            current = item.infer(current, "op")
+        if layer.shortcut_kind(shape, current) != "identity":
+            stride = tuple(max(1, round(a / b)) for a, b in ((shape.frames, current.frames), (shape.height, current.height), (shape.width, current.width)))
+            yield from _ops(L.Conv(out=current.channels, stride=stride), shape)
+        yield from _ops(L.Act(fn=layer.act or "identity"), current)
+    elif isinstance(layer, L.Branches):
+        for branch in layer.branches:
+            current = shape
+            for item in branch:
+                yield from _ops(item, current)
+                current = item.infer(current, "op")
+    else:  # family block
+        current = shape
+        for item in layer.expansion(shape):
+            yield from _ops(item, current)
+            current = item.infer(current, "op")
+
+
+def genotype_ops(genotype: Genotype) -> list[tuple[str, str, Shape, Shape, float, float]]:
+    """Every primitive op of a genotype at its input shape, node by node (fusion and head excluded)."""
+    shapes = genotype.check()
+    out = []
+    for index, node in enumerate(genotype.nodes):
+        edges = genotype.node_inputs(index)
+        current = Genotype._fused_shape(node, [shapes[e.source] for e in edges], f"nodes[{index}]")
+        for layer in node.layers:
+            out.extend(_walk_layer(layer, current))
+            current = layer.infer(current, "op")
+    return out
+
+
+@dataclass
+class LatencyPredictor:
+    device: str
+    threads: int | None
+    table: dict[str, float] = field(default_factory=dict)  # op signature → ms
+    kind_models: dict[str, list[float]] = field(default_factory=dict)  # kind → log ms = a·log1p(MMACs) + b·log1p(k elements) + c
+    weights: list[float] = field(default_factory=lambda: [1.0, 0.0, 0.0])  # on (Σ op ms, #ops, 1)
+    space: str | None = None
+    report: dict[str, Any] = field(default_factory=dict)
+
+    def op_ms(self, kind: str, signature: str, macs: float, elements: float) -> float:
+        if signature in self.table:
+            return self.table[signature]
+        a, b, c = self.kind_models.get(kind, self.kind_models.get("*", [0.0, 0.0, -5.0]))
+        return math.exp(a * math.log1p(macs / 1e6) + b * math.log1p(elements / 1e3) + c)
+
+    def features(self, genotype: Genotype) -> list[float]:
+        ops = genotype_ops(genotype)
+        return [sum(self.op_ms(kind, sig, macs, el) for kind, sig, _, _, macs, el in ops), float(len(ops)), 1.0]
+
+    def predict(self, genotype: Genotype) -> float:
+        return max(1e-3, float(np.dot(self.weights, self.features(genotype))))
+
+    def save(self, path: str | Path) -> None:
+        data = {"format": "vidnas-latency-predictor/1", "device": self.device, "threads": self.threads, "space": self.space,
+                "weights": self.weights, "kind_models": self.kind_models, "report": self.report, "table": self.table}
+        Path(path).write_text(json.dumps(data, indent=1), encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: str | Path) -> "LatencyPredictor":
+        from vidnas.errors import VidnasError
+
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as error:
+            raise VidnasError(f"{path}: not a readable latency predictor ({error})") from None
+        if data.get("format") != "vidnas-latency-predictor/1":
+            raise VidnasError(f"{path}: not a vidnas latency predictor (format field {data.get('format')!r})")
+        return cls(device=data["device"], threads=data["threads"], table=data["table"], kind_models=data["kind_models"],
+                   weights=data["weights"], space=data.get("space"), report=data.get("report", {}))
+
+
+def _time_op(kind_spec: tuple[str, Any, Shape], device: str, threads: int | None, runs: int) -> float:
+    import torch
+
+    from vidnas.build._builder import BuildContext, build_layer
+    from vidnas.genotype import NormSpec
+    from vidnas.measure._timing import measure_latency
+
+    _, spec, shape = kind_spec
+    module, _ = build_layer(spec, shape, BuildContext(), "op")
+    x = torch.randn(1, shape.channels, shape.frames, shape.height, shape.width)
+    return measure_latency(module, x, device=device, threads=threads, warmup=2, runs=runs).median_ms
+
+
+def spearman(a: list[float], b: list[float]) -> float:
+    def ranks(values: list[float]) -> np.ndarray:
+        order = np.argsort(values, kind="stable")
+        r = np.empty(len(values))
+        r[order] = np.arange(len(values))
+        return r
+
+    ra, rb = ranks(a), ranks(b)
+    return float(np.corrcoef(ra, rb)[0, 1])
+
+
+def calibrate(
+    space: Any,
+    *,
+    samples: int = 60,
+    held_out: int = 20,
+    device: str = "cpu",
+    threads: int | None = None,
+    runs: int = 7,
+    seed: int = 0,
+    progress: Any = None,
+) -> LatencyPredictor:
+    """Measure ``samples`` + ``held_out`` sampled architectures of ``space`` and every op of the calibration
+    ones; fit the predictor and report its accuracy on the held-out architectures (Spearman, MAPE) and its
+    speed against measuring."""
+    import random
+
+    from vidnas.build import build_model
+    from vidnas.measure._timing import measure_latency
+
+    rng = random.Random(seed)
+    genotypes = [space.sample(rng) for _ in range(samples + held_out)]
+    measured, measure_seconds = [], []
+    for i, genotype in enumerate(genotypes):
+        started = time.perf_counter()
+        model = build_model(genotype, seed=0)
+        measured.append(measure_latency(model, model.example_input(1), device=device, threads=threads, warmup=2, runs=runs).median_ms)
+        measure_seconds.append(time.perf_counter() - started)
+        if progress:
+            progress("architectures", i + 1, len(genotypes))
+    predictor = LatencyPredictor(device=device, threads=threads, space=getattr(space, "name", None))
+    unique: dict[str, tuple[str, Any, Shape, float, float]] = {}
+    from pydantic import TypeAdapter
+
+    adapter = TypeAdapter(L.Layer)
+    for genotype in genotypes[:samples]:
+        for kind, signature, shape, _, macs, elements in genotype_ops(genotype):
+            if signature not in unique:
+                spec = adapter.validate_json(signature.rsplit("@", 1)[0])
+                unique[signature] = (kind, spec, shape, macs, elements)
+    for i, (signature, (kind, spec, shape, _, _)) in enumerate(unique.items()):
+        predictor.table[signature] = _time_op((kind, spec, shape), device, threads, runs)
+        if progress:
+            progress("ops", i + 1, len(unique))
+    by_kind: dict[str, list[tuple[float, float, float]]] = {}
+    for signature, (kind, _, _, macs, elements) in unique.items():
+        row = (math.log1p(macs / 1e6), math.log1p(elements / 1e3), math.log(max(predictor.table[signature], 1e-4)))
+        by_kind.setdefault(kind, []).append(row)
+        by_kind.setdefault("*", []).append(row)
+    for kind, rows in by_kind.items():
+        X = np.array([[m, e, 1.0] for m, e, _ in rows])
+        y = np.array([t for _, _, t in rows])
+        predictor.kind_models[kind] = np.linalg.lstsq(X, y, rcond=None)[0].tolist()
+    X = np.array([predictor.features(g) for g in genotypes[:samples]])
+    y = np.array(measured[:samples])
+    predictor.weights = np.linalg.lstsq(X / y[:, None], np.ones(len(y)), rcond=None)[0].tolist()  # relative error
+    test, truth = genotypes[samples:], measured[samples:]
+    clear_cache()
+    started = time.perf_counter()
+    predicted = [predictor.predict(g) for g in test]  # cold: none of these layers seen before
+    cold_seconds = (time.perf_counter() - started) / max(1, len(test))
+    started = time.perf_counter()
+    again = [predictor.predict(g) for g in test]  # warm: layers memoised (a search re-predicting mutants)
+    warm_seconds = (time.perf_counter() - started) / max(1, len(test))
+    assert again == predicted
+    mape = float(np.mean([abs(p - t) / t for p, t in zip(predicted, truth)])) if truth else float("nan")
+    predictor.report = {
+        "calibration_architectures": samples, "held_out_architectures": len(test), "ops_measured": len(unique),
+        "spearman": round(spearman(predicted, truth), 4) if len(truth) > 2 else None, "mape": round(mape, 4),
+        "measure_ms_per_architecture": round(1000 * statistics.median(measure_seconds), 2),
+        "predict_ms_per_architecture": round(1000 * cold_seconds, 4),
+        "predict_ms_per_architecture_warm": round(1000 * warm_seconds, 4),
+        "speedup": round(statistics.median(measure_seconds) / max(cold_seconds, 1e-9), 1),
+        "speedup_warm": round(statistics.median(measure_seconds) / max(warm_seconds, 1e-9), 1),
+        "held_out": [{"measured_ms": round(t, 3), "predicted_ms": round(p, 3)} for t, p in zip(truth, predicted)],
+    }
+    return predictor

@@ -1,0 +1,16 @@
+"""The search engine: settings (``SearchConfig``), the loop (``run_search``), Optuna-backed studies, executors
+(in-process, local process pool, Ray), resource constraints and the evaluation function."""
+
+from __future__ import annotations
+
+from vidnas.search._config import ConstraintSpec, SearchConfig, parse_budget
+from vidnas.search._constraint import Constraint
+from vidnas.search._engine import Search, SearchResult, prepare_data, run_search
+from vidnas.search._evaluate import evaluate_payload
+from vidnas.search._executors import DEFAULT_EVALUATOR, InProcessExecutor, LocalExecutor, RayExecutor, make_executor
+from vidnas.search._study import StoredTrial, Study
+
+__all__ = [
+    "SearchConfig", "ConstraintSpec", "parse_budget", "Constraint", "Search", "SearchResult", "run_search", "prepare_data",
+    "evaluate_payload", "DEFAULT_EVALUATOR", "InProcessExecutor", "LocalExecutor", "RayExecutor", "make_executor", "Study", "StoredTrial",
+]

@@ -1,0 +1,85 @@
+"""A search's settings as validated data, stored in the study so that a resumed search is the same search."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from vidnas.errors import VidnasError
+from vidnas.train import Recipe
+
+
+def parse_budget(text: str | int | float) -> tuple[int | None, float | None]:
+    """'10m' / '90s' / '1.5h' → (None, seconds); '25' → (25 trials, None)."""
+    if isinstance(text, (int, float)):
+        return int(text), None
+    value = str(text).strip().lower()
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|hr)?", value)
+    if not match:
+        raise VidnasError(f"--budget {text!r}: expected a trial count (25) or a duration (90s, 10m, 1.5h)")
+    number, unit = float(match.group(1)), match.group(2)
+    if unit is None:
+        if number != int(number) or number < 1:
+            raise VidnasError(f"--budget {text!r}: a trial count must be a positive whole number")
+        return int(number), None
+    return None, number * {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hr": 3600}[unit]
+
+
+class ConstraintSpec(BaseModel):
+    """A resource limit. ``metric``: latency_ms (``source`` measured on the search device, or predicted by a
+    calibrated predictor file), macs, params or peak_memory_mb. ``mode``: reject (never trained: the TVN
+    patent's rule) or penalty (fitness − ``weight`` × relative excess)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    metric: Literal["latency_ms", "macs", "params", "peak_memory_mb"] = "latency_ms"
+    limit: Annotated[float, Field(gt=0)]
+    mode: Literal["reject", "penalty"] = "reject"
+    weight: Annotated[float, Field(ge=0)] = 1.0
+    source: Literal["measured", "predicted"] = "measured"
+    predictor: str | None = None
+
+
+class SearchConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    space: str = "tvn"
+    space_preset: Literal["proxy", "paper"] = "proxy"
+    space_options: dict[str, Any] = {}
+    strategy: str = "constrained"
+    strategy_options: dict[str, Any] = {}
+    trials: Annotated[int, Field(ge=1)] | None = None
+    seconds: Annotated[float, Field(gt=0)] | None = None
+    constraint: ConstraintSpec | None = None
+    objectives: list[str] = ["accuracy", "latency_ms"]
+    recipe: Recipe = Recipe(epochs=4, batch_size=16, optimizer="adamw", lr=3e-3, weight_decay=0.01, warmup_epochs=0.5, max_seconds=25)
+    data: str | None = None
+    val: str | None = None
+    classes: str | None = None
+    cache: bool = True
+    device: str = "cpu"
+    threads: int | None = None
+    workers: Annotated[int, Field(ge=1)] = 1
+    executor: Literal["inprocess", "local", "ray"] = "local"
+    ray_address: str | None = None
+    seed: int = 0
+    supernet_fraction: Annotated[float, Field(gt=0, lt=1)] = 0.4
+    supernet_steps: Annotated[int, Field(ge=1)] | None = None
+    keep_checkpoints: Annotated[int, Field(ge=0)] = 5
+    candidate_timeout: Annotated[float, Field(gt=0)] | None = None
+
+    @field_validator("objectives")
+    @classmethod
+    def _objectives(cls, value: list[str]) -> list[str]:
+        allowed = {"accuracy", "latency_ms", "peak_memory_mb", "macs", "params"}
+        bad = [v for v in value if v not in allowed]
+        if bad or not value or value[0] != "accuracy":
+            raise ValueError(f"objectives must start with 'accuracy' and use {sorted(allowed)}; got {value}")
+        return value
+
+    def identity(self) -> dict[str, Any]:
+        """What must match for a rerun to continue the same study (budget, workers and executor may change)."""
+        keep = ("space", "space_preset", "space_options", "strategy", "strategy_options", "constraint", "objectives", "recipe", "data", "val", "seed")
+        return self.model_dump(mode="json", include=set(keep))

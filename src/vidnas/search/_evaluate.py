@@ -1,0 +1,27 @@
+"""The evaluation function of a search: genotype + recipe → metrics, a pure function of its JSON payload, so it
+runs the same in this process, in a worker process or on a Ray node."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def evaluate_payload(payload: dict[str, Any]) -> dict[str, Any]:
+    """payload: genotype (dict), recipe (dict), data, val, device, threads, peak_memory, checkpoint, seed.
+    The clip sampling follows the genotype's input (frames, size, frame stride), so input-resolution choices
+    of a space are trained as they are specified."""
+    from vidnas.train import Recipe
+    from vidnas.train._api import evaluate_candidate
+
+    genotype = payload["genotype"]
+    recipe = Recipe.model_validate(payload["recipe"])
+    stride = (genotype.get("input") or {}).get("frame_stride", 1)
+    recipe = recipe.model_copy(update={"frame_stride": stride, "frames": None, "size": None})
+    result = evaluate_candidate(
+        genotype, recipe, data=payload.get("data"), val=payload.get("val"), latency=payload.get("latency", True),
+        device=payload.get("device", "cpu"), threads=payload.get("threads"), peak_memory=payload.get("peak_memory", False),
+        checkpoint=payload.get("checkpoint"),
+    )
+    if result.get("status") == "ok":
+        result["accuracy"] = result.get("top1") if result.get("top1") is not None else result.get("map")
+    return result

@@ -1,0 +1,158 @@
+"""The study: every trial of a search in an Optuna storage (SQLite by default, any SQLAlchemy URL for many
+machines; optuna-dashboard opens it). Each trial keeps its genotype JSON, fingerprint, origin, metrics,
+status, timing and failure reason as user attributes; the search settings live in the study's attributes."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from vidnas._imports import optional_import
+from vidnas.errors import VidnasError
+from vidnas.genotype import Genotype, parse_genotype
+
+MAXIMISE = {"accuracy"}
+
+
+def directions(objectives: list[str]) -> list[str]:
+    return ["maximize" if o in MAXIMISE else "minimize" for o in objectives]
+
+
+@dataclass
+class StoredTrial:
+    number: int
+    status: str  # ok | failed | rejected | duplicate | interrupted | running
+    genotype: Genotype | None
+    fingerprint: str | None
+    fitness: float | None
+    metrics: dict[str, Any] = field(default_factory=dict)
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def trained(self) -> bool:
+        return self.status in ("ok", "failed")
+
+    @property
+    def accuracy(self) -> float | None:
+        return self.metrics.get("accuracy")
+
+
+class Study:
+    def __init__(self, name: str, storage: str, *, objectives: list[str] | None = None, multi_objective: bool = False):
+        optuna = optional_import("optuna", "search studies")
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        self.optuna, self.name, self.storage_url = optuna, name, storage
+        try:
+            self.storage = optuna.storages.RDBStorage(storage) if "://" in storage else storage
+        except Exception as error:  # noqa: BLE001 - SQLAlchemy errors vary by backend
+            raise VidnasError(f"--storage {storage}: cannot open ({type(error).__name__}: {str(error).splitlines()[0]})") from None
+        self.objectives = objectives or ["accuracy"]
+        self.multi_objective = multi_objective
+        dirs = directions(self.objectives) if multi_objective else ["maximize"]
+        self.study = optuna.create_study(study_name=name, storage=self.storage, directions=dirs, load_if_exists=True)
+        if len(self.study.directions) != len(dirs):
+            raise VidnasError(f"study {name!r} in {storage} was created with {len(self.study.directions)} objective(s); this search has {len(dirs)}")
+
+    @classmethod
+    def load(cls, name: str, storage: str) -> "Study":
+        optuna = optional_import("optuna", "search studies")
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        try:
+            summaries = optuna.get_all_study_summaries(storage=storage)
+        except Exception as error:  # noqa: BLE001
+            raise VidnasError(f"--storage {storage}: cannot open ({type(error).__name__}: {str(error).splitlines()[0]})") from None
+        names = [s.study_name for s in summaries]
+        if name not in names:
+            raise VidnasError(f"no study {name!r} in {storage}" + (f"; it holds: {', '.join(names)}" if names else " (it holds no study)"))
+        stored = optuna.load_study(study_name=name, storage=storage)
+        config = json.loads(stored.user_attrs.get("vidnas.config", "{}"))
+        return cls(name, storage, objectives=config.get("objectives"), multi_objective=len(stored.directions) > 1)
+
+    # -- settings --------------------------------------------------------------------------------------
+    def config(self) -> dict[str, Any] | None:
+        raw = self.study.user_attrs.get("vidnas.config")
+        return json.loads(raw) if raw else None
+
+    def set_config(self, config: dict[str, Any]) -> None:
+        self.study.set_user_attr("vidnas.config", json.dumps(config, sort_keys=True))
+
+    def elapsed(self) -> float:
+        return float(self.study.user_attrs.get("vidnas.elapsed", 0.0))
+
+    def set_elapsed(self, seconds: float) -> None:
+        self.study.set_user_attr("vidnas.elapsed", round(seconds, 3))
+
+    def set_attr(self, key: str, value: Any) -> None:
+        self.study.set_user_attr(key, value)
+
+    # -- trials ----------------------------------------------------------------------------------------
+    def trials(self) -> list[StoredTrial]:
+        out = []
+        for t in self.study.get_trials(deepcopy=False):
+            attrs = dict(t.user_attrs)
+            status = attrs.get("status", "running" if t.state.name == "RUNNING" else "failed")
+            if t.state.name == "RUNNING":
+                status = "running"
+            genotype = parse_genotype(attrs["genotype"]) if attrs.get("genotype") else None
+            out.append(StoredTrial(t.number, status, genotype, attrs.get("fingerprint"), attrs.get("fitness"), attrs.get("metrics") or {}, attrs))
+        return sorted(out, key=lambda r: r.number)
+
+    def _frozen(self, number: int) -> Any:
+        return self.study.get_trials(deepcopy=False)[number] if number < len(self.study.get_trials(deepcopy=False)) else None
+
+    def _set_attrs(self, trial: Any, attrs: dict[str, Any]) -> None:
+        trial_id = trial._trial_id if hasattr(trial, "_trial_id") else trial
+        for key, value in attrs.items():
+            self.study._storage.set_trial_user_attr(trial_id, key, value)
+
+    def start(self, attrs: dict[str, Any]) -> Any:
+        """A new RUNNING trial (numbered by the storage) with the proposal's attributes."""
+        trial = self.study.ask()
+        self._set_attrs(trial, dict(attrs, worker=f"{socket.gethostname()}:{os.getpid()}", started=time.time()))
+        return trial
+
+    def finish(self, trial: Any, status: str, attrs: dict[str, Any], values: list[float] | None) -> None:
+        self._set_attrs(trial, dict(attrs, status=status, finished=time.time()))
+        state = self.optuna.trial.TrialState
+        if status == "rejected" or (status == "duplicate" and values is None):
+            self.study.tell(trial, state=state.PRUNED)
+        elif values is None:
+            self.study.tell(trial, state=state.FAIL)
+        else:
+            self.study.tell(trial, values=values if self.multi_objective else values[:1])
+
+    def mark_interrupted(self) -> list[StoredTrial]:
+        """RUNNING trials left by a dead search process on this host become failed ('interrupted') and are
+        returned for re-evaluation; trials of live processes or other hosts are left alone."""
+        host = socket.gethostname()
+        out = []
+        for t in self.study.get_trials(deepcopy=False, states=(self.optuna.trial.TrialState.RUNNING,)):
+            worker = str(t.user_attrs.get("worker", ""))
+            owner_host, _, pid = worker.rpartition(":")
+            if owner_host != host or (pid.isdigit() and _alive(int(pid))):
+                continue
+            self._set_attrs(t, {"status": "interrupted", "reason": "the search process died while this trial ran"})
+            self.study.tell(t.number, state=self.optuna.trial.TrialState.FAIL)
+            genotype = t.user_attrs.get("genotype")
+            out.append(StoredTrial(t.number, "interrupted", parse_genotype(genotype) if genotype else None, t.user_attrs.get("fingerprint"), None, {}, dict(t.user_attrs)))
+        return out
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie (killed, not yet reaped by its parent) is dead for our purpose
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as handle:
+            return handle.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return True
