@@ -1,4 +1,4 @@
-"""The ``vidnas`` command line: validate, show and profile genotypes."""
+"""The ``vidnas`` command line: genotypes, zoo, data, training, streaming, export, search and reports."""
 
 from __future__ import annotations
 
@@ -522,6 +522,167 @@ def data_cache(
     )
     for entry in cache.failed:
         errors.print(f"[yellow]skipped[/] {entry['error']}", highlight=False, soft_wrap=True)
+
+
+# ------------------------------------------------------------------------------------------------ search
+
+
+def _options(pairs: list[str], flag: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise VidnasError(f"{flag} {pair!r}: expected KEY=VALUE (VALUE as JSON, e.g. population=16 or widths=[[8,16]])")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
+DEFAULT_LATENCY_MS = 15.0
+
+
+@app.command()
+@friendly_errors
+def search(
+    out: str = typer.Option("vidnas-search", "--out", help="Output folder: study.db, best genotypes, Pareto checkpoints, report.html."),
+    data: Optional[str] = typer.Option(None, "--data", help="Training source or clip cache (default: the built-in benchmark data set)."),
+    val: Optional[str] = typer.Option(None, "--val", help="Validation source or clip cache (needed with --data)."),
+    classes: Optional[str] = typer.Option(None, "--classes", help="Class-list file for list sources."),
+    space: str = typer.Option("tvn", "--space", help="tvn, evanet, assemblenet, movinet or autox3d."),
+    preset: str = typer.Option("proxy", "--space-preset", help="proxy (small, CPU-friendly widths) or paper (published ranges)."),
+    space_option: list[str] = typer.Option([], "--space-option", help="Override a space option: KEY=JSON (repeatable)."),
+    strategy: str = typer.Option("constrained", "--strategy", help="random, evolution, constrained, guided, parsec or pareto."),
+    strategy_option: list[str] = typer.Option([], "--strategy-option", help="Strategy setting KEY=JSON, e.g. population=16 (repeatable)."),
+    supernet: bool = typer.Option(False, "--supernet", help="parsec: train a weight-sharing supernet first (autox3d space)."),
+    budget: str = typer.Option("10m", "--budget", help="Trials (25) or time (90s, 10m, 1.5h)."),
+    latency_ms: Optional[float] = typer.Option(None, "--latency-ms", help=f"Latency limit, batch 1 on --device (constrained: default {DEFAULT_LATENCY_MS:g})."),
+    max_macs: Optional[float] = typer.Option(None, "--max-macs", help="MACs limit (e.g. 5e7)."),
+    max_params: Optional[float] = typer.Option(None, "--max-params", help="Parameter limit."),
+    max_memory_mb: Optional[float] = typer.Option(None, "--max-memory-mb", help="Peak inference memory limit (MiB)."),
+    constraint_mode: str = typer.Option("reject", "--constraint-mode", help="reject (never trained) or penalty."),
+    predictor: Optional[str] = typer.Option(None, "--latency-predictor", help="Use a calibrated predictor (vidnas latency calibrate) instead of measuring."),
+    objectives: str = typer.Option("accuracy,latency_ms", "--objectives", help="Comma list; pareto uses all: accuracy,latency_ms,peak_memory_mb."),
+    epochs: int = typer.Option(4, "--epochs", min=1, help="Proxy training epochs per candidate."),
+    candidate_seconds: float = typer.Option(25.0, "--candidate-seconds", help="Proxy training time cap per candidate."),
+    recipe_file: Optional[str] = typer.Option(None, "--recipe", help="Recipe JSON for candidates (overrides --epochs/--candidate-seconds)."),
+    device: str = typer.Option("cpu", "--device", help="Where candidates train and latency is measured (cpu, cuda, cuda:1)."),
+    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads (default: all cores, split between workers)."),
+    workers: Optional[int] = typer.Option(None, "--workers", help="Candidates evaluated at once (default: one per device)."),
+    executor: str = typer.Option("local", "--executor", help="local (worker processes), ray, or inprocess."),
+    address: Optional[str] = typer.Option(None, "--address", help="Ray cluster address (default: start a local one)."),
+    study: str = typer.Option("search", "--study", help="Study name; the same --study and --storage resume."),
+    storage: Optional[str] = typer.Option(None, "--storage", help="Optuna storage URL (default: sqlite in --out)."),
+    seed: int = typer.Option(0, "--seed"),
+    timeout: Optional[float] = typer.Option(None, "--candidate-timeout", help="Fail a candidate after this many seconds."),
+) -> None:
+    """Search for an architecture. With no arguments: the TVN space, constrained evolution under a CPU latency
+    limit, about 10 minutes on the built-in data set; the report goes to vidnas-search/report.html."""
+    from vidnas.search import ConstraintSpec, SearchConfig, parse_budget, run_search
+    from vidnas.train import Recipe
+
+    trials, seconds = parse_budget(budget)
+    limits = [(m, v) for m, v in (("latency_ms", latency_ms), ("macs", max_macs), ("params", max_params), ("peak_memory_mb", max_memory_mb)) if v is not None]
+    if len(limits) > 1:
+        raise VidnasError("give one limit (--latency-ms, --max-macs, --max-params or --max-memory-mb)")
+    if not limits and strategy == "constrained":
+        limits = [("latency_ms", DEFAULT_LATENCY_MS)]
+    constraint = None
+    if limits:
+        metric, limit = limits[0]
+        constraint = ConstraintSpec(metric=metric, limit=limit, mode=constraint_mode, source="predicted" if predictor and metric == "latency_ms" else "measured", predictor=predictor)
+    recipe = SearchConfig.model_fields["recipe"].default.model_copy(update={"epochs": epochs, "max_seconds": candidate_seconds})
+    if recipe_file:
+        recipe = Recipe.model_validate_json(Path(recipe_file).read_text(encoding="utf-8"))
+    strategy_options = _options(strategy_option, "--strategy-option")
+    if supernet:
+        strategy_options["shared_weights"] = True
+    objective_list = [o.strip() for o in objectives.split(",") if o.strip()]
+    if strategy == "pareto" and objectives == "accuracy,latency_ms":
+        objective_list = ["accuracy", "latency_ms", "peak_memory_mb"]
+    config = SearchConfig(
+        space=space, space_preset=preset, space_options=_options(space_option, "--space-option"), strategy=strategy, strategy_options=strategy_options,
+        trials=trials, seconds=seconds, constraint=constraint, objectives=objective_list, recipe=recipe, data=data, val=val, classes=classes,
+        device=device, threads=threads, workers=workers or 1, executor=executor, ray_address=address, seed=seed, candidate_timeout=timeout,
+    )
+    result = run_search(config, out, study=study, storage=storage)
+    best = result.best
+    table = Table(title=f"search {study}: {len(result.completed)} completed, stopped on {result.stopped}, {result.elapsed / 60:.1f} min")
+    for column in ("trial", "accuracy", "latency ms", "MMACs", "M params", "origin"):
+        table.add_column(column, justify="right")
+    for trial in sorted(result.completed, key=lambda t: -(t.fitness or 0))[:5]:
+        m = trial.metrics
+        table.add_row(str(trial.number), f"{m.get('accuracy', 0):.3f}", f"{m.get('latency_ms', 0):.1f}", f"{(m.get('macs') or 0) / 1e6:.1f}",
+                      f"{(m.get('params') or 0) / 1e6:.3f}", str(trial.attrs.get("origin")))
+    console.print(table)
+    if best is not None:
+        console.print(f"best genotype: {result.outputs.get('best')}", highlight=False)
+    console.print(f"report: {result.outputs.get('report')}", highlight=False)
+    console.print(f"study: --study {study} --storage {result.storage}", highlight=False)
+
+
+@app.command()
+@friendly_errors
+def report(
+    study: str = typer.Option("search", "--study", help="Study name."),
+    storage: str = typer.Option(..., "--storage", help="Optuna storage URL, e.g. sqlite:///vidnas-search/study.db."),
+    out: str = typer.Option(..., "--out", help="Folder for report.html and the PNGs."),
+) -> None:
+    """Rebuild a search's report (HTML + PNGs) from its study."""
+    from vidnas.report import build_report
+    from vidnas.search import Study
+
+    path = build_report(Study.load(study, storage), out)
+    console.print(f"report: {path}", highlight=False)
+
+
+latency_app = typer.Typer(help="Latency prediction: calibrate a predictor on the target device.", no_args_is_help=True)
+app.add_typer(latency_app, name="latency")
+
+
+@latency_app.command("calibrate")
+@friendly_errors
+def latency_calibrate(
+    space: str = typer.Option("tvn", "--space", help="Search space whose architectures the predictor serves."),
+    preset: str = typer.Option("proxy", "--space-preset"),
+    samples: int = typer.Option(60, "--samples", min=4, help="Calibration architectures (their ops fill the lookup table)."),
+    held_out: int = typer.Option(20, "--held-out", min=3, help="Held-out architectures to score the predictor on."),
+    device: str = typer.Option("cpu", "--device"),
+    threads: Optional[int] = typer.Option(None, "--threads"),
+    runs: int = typer.Option(7, "--runs", min=1),
+    seed: int = typer.Option(0, "--seed"),
+    out: str = typer.Option("latency-predictor.json", "--out", help="Where to save the predictor (JSON)."),
+) -> None:
+    """Measure sampled architectures and their ops on this device, fit the predictor, print its accuracy on
+    held-out architectures (Spearman, MAPE) and how much faster than measuring it is."""
+    from vidnas.measure import calibrate
+    from vidnas.spaces import make_space
+
+    bar, advance = None, None
+    from rich.progress import Progress
+
+    with Progress(console=errors, transient=True) as progress:
+        tasks: dict[str, Any] = {}
+
+        def update(kind: str, done: int, total: int) -> None:
+            if kind not in tasks:
+                tasks[kind] = progress.add_task(f"measuring {kind}", total=total)
+            progress.update(tasks[kind], completed=done)
+
+        predictor = calibrate(make_space(space, preset=preset), samples=samples, held_out=held_out, device=device, threads=threads, runs=runs, seed=seed, progress=update)
+    predictor.save(out)
+    r = predictor.report
+    table = Table(title=f"latency predictor for {space} on {device}" + (f", {threads} threads" if threads else ""))
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    for key, label in (("held_out_architectures", "held-out architectures"), ("ops_measured", "ops in the lookup table"), ("spearman", "Spearman"),
+                       ("mape", "MAPE"), ("measure_ms_per_architecture", "measuring (ms / architecture)"), ("predict_ms_per_architecture", "predicting, cold (ms)"),
+                       ("predict_ms_per_architecture_warm", "predicting, memoised layers (ms)"), ("speedup", "speed-up, cold"), ("speedup_warm", "speed-up, memoised")):
+        value = r.get(key)
+        table.add_row(label, f"{value:.1%}" if key == "mape" else str(value))
+    console.print(table)
+    console.print(f"saved {out}", highlight=False)
 
 
 def main() -> None:

@@ -30,7 +30,19 @@ MOTION_PAIRS = [
 MAX_CLASSES = 2 * len(MOTION_PAIRS)
 
 
-def class_names(count: int) -> list[str]:
+TASKS = ("pairs", "motions")
+
+
+def class_names(count: int, task: str = "pairs") -> list[str]:
+    """``pairs``: time-reversal pairs (temporal order decides). ``motions``: one class per motion kind, played
+    forward only (move, zoom, rotate, fade: told apart by how frames change, a much easier task that short proxy
+    training can learn — the default of search)."""
+    if task == "motions":
+        if not 2 <= count <= len(MOTION_PAIRS):
+            raise VidnasError(f"--classes must be from 2 to {len(MOTION_PAIRS)} for the 'motions' task, got {count}")
+        return [forward for forward, _ in MOTION_PAIRS[:count]]
+    if task != "pairs":
+        raise VidnasError(f"unknown synthetic task {task!r}; choose one of {', '.join(TASKS)}")
     if not 2 <= count <= MAX_CLASSES or count % 2:
         raise VidnasError(f"--classes must be an even number from 2 to {MAX_CLASSES} (time-reversal pairs), got {count}")
     return [name for pair in MOTION_PAIRS[: count // 2] for name in pair]
@@ -91,8 +103,10 @@ def render_clip(kind: str, rng: np.random.Generator, frames: int, size: int) -> 
     return out
 
 
-def synth_clip(label: int, rng: np.random.Generator, frames: int, size: int) -> np.ndarray:
-    """A clip of class ``label`` (see ``class_names``): odd labels are the even ones played backwards."""
+def synth_clip(label: int, rng: np.random.Generator, frames: int, size: int, task: str = "pairs") -> np.ndarray:
+    """A clip of class ``label`` (see ``class_names``): for pairs, odd labels are the even ones played backwards."""
+    if task == "motions":
+        return render_clip(MOTION_PAIRS[label][0], rng, frames, size)
     forward, _ = MOTION_PAIRS[label // 2]
     clip = render_clip(forward, rng, frames, size)
     return clip[::-1].copy() if label % 2 else clip
@@ -124,11 +138,12 @@ def synthesize(
     frames: int = 16,
     fps: float = 25.0,
     seed: int = 0,
+    task: str = "pairs",
     on_clip: Callable[[], None] | None = None,
 ) -> dict[str, Path]:
     """Write the benchmark data set to ``out``: train/ and val/ class folders of mp4 files, train.csv and
     val.csv (``path,label`` relative to ``out``) and classes.txt. Returns those three file paths."""
-    names = class_names(classes)
+    names = class_names(classes, task)
     if size < 16 or size % 2:
         raise VidnasError(f"--size must be an even number >= 16, got {size}")
     if frames < 2:
@@ -143,7 +158,7 @@ def synthesize(
         rng = np.random.default_rng([seed, 0 if split == "train" else 1, label, i])
         relative = Path(split) / names[label] / f"{names[label]}_{i:04d}.mp4"
         (out / relative).parent.mkdir(parents=True, exist_ok=True)
-        write_mp4(out / relative, synth_clip(label, rng, frames, size), fps=fps)
+        write_mp4(out / relative, synth_clip(label, rng, frames, size, task), fps=fps)
         rows[split].append((relative.as_posix(), names[label]))
         if on_clip is not None:
             on_clip()
@@ -173,19 +188,20 @@ def builtin_dataset(
     size: int = 64,
     frames: int = 16,
     seed: int = 0,
+    task: str = "pairs",
 ) -> dict[str, Path]:
     """The built-in benchmark data set, generated on first use and reused: the default data of training and
     search. Lives in ``root`` or ``data_home()/synth-<settings>``; a half-written folder (no ``.complete``
     marker, e.g. after a kill) is generated again."""
     import fcntl
 
-    key = f"c{classes}-t{train_per_class}-v{val_per_class}-s{size}-f{frames}-seed{seed}"
+    key = f"c{classes}-t{train_per_class}-v{val_per_class}-s{size}-f{frames}-seed{seed}" + (f"-{task}" if task != "pairs" else "")
     folder = Path(root) if root is not None else data_home() / f"synth-{key}"
     folder.mkdir(parents=True, exist_ok=True)
     marker = folder / ".complete"
     with open(folder / ".lock", "w", encoding="utf-8") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # several processes (DDP ranks, search workers) may ask at once
         if not (marker.is_file() and marker.read_text(encoding="utf-8").strip() == key):
-            synthesize(folder, classes=classes, train_per_class=train_per_class, val_per_class=val_per_class, size=size, frames=frames, seed=seed)
+            synthesize(folder, classes=classes, train_per_class=train_per_class, val_per_class=val_per_class, size=size, frames=frames, seed=seed, task=task)
             marker.write_text(key + "\n", encoding="utf-8")
     return {"classes": folder / "classes.txt", "train": folder / "train.csv", "val": folder / "val.csv"}

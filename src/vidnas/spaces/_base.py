@@ -197,9 +197,12 @@ class SearchSpace(ABC):
         """The zoo architectures this space seeds a search with, snapped to its options and proxy input."""
         from vidnas.zoo import get_genotype
 
-        out = []
+        out, seen = [], set()
         for name in self.seed_names():
             values = self.canonical(self.encode(get_genotype(name)))
             if self.is_valid(values):
-                out.append(self.decode(values).model_copy(update={"name": f"{self.name}_seed_{name}"}))
+                genotype = self.decode(values).model_copy(update={"name": f"{self.name}_seed_{name}"})
+                if genotype.fingerprint() not in seen:  # two zoo models may snap to one architecture
+                    seen.add(genotype.fingerprint())
+                    out.append(genotype)
         return out

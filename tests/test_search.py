@@ -1,0 +1,485 @@
+"""Search spaces, strategies, studies, executors, constraints, latency prediction and the search CLI."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vidnas.errors import GenotypeError, VidnasError
+from vidnas.genotype import Genotype
+from vidnas.search import ConstraintSpec, SearchConfig, Study, parse_budget, run_search
+from vidnas.spaces import SPACES, make_space
+from vidnas.strategies import STRATEGIES, TrialRecord, hypervolume, make_strategy, nondominated_sort
+
+SYNTHETIC = "vidnas.search._synthetic:evaluate"
+FAST_RECIPE = dict(epochs=1, batch_size=8, optimizer="adamw", lr=3e-3, max_seconds=3)
+
+
+# ------------------------------------------------------------------------------------------- spaces
+
+
+@pytest.fixture(params=sorted(SPACES))
+def space(request: pytest.FixtureRequest):  # noqa: ANN201
+    return make_space(request.param, num_classes=6)
+
+
+def test_space_samples_are_valid_and_round_trip(space) -> None:  # noqa: ANN001
+    rng = random.Random(0)
+    for _ in range(6):
+        genotype = space.sample(rng)
+        assert space.validate(genotype) is genotype
+        genotype.check()
+        indices = space.to_indices(genotype)
+        assert len(indices) == len(space.choices())
+        assert all(0 <= i < len(c.options) for i, c in zip(indices, space.choices()))
+        assert space.from_indices(indices).fingerprint() == genotype.fingerprint()
+        values = space.encode(genotype)
+        assert space.encode(space.decode(values)) == space.canonical(values)
+        assert genotype.head.num_classes == 6
+
+
+def test_space_mutations_are_valid_named_and_change_something(space) -> None:  # noqa: ANN001
+    rng = random.Random(1)
+    used: set[str] = set()
+    parent = space.sample(rng)
+    for _ in range(25):
+        child, operators = space.mutate(parent, rng, count=rng.randint(1, 3))
+        assert child.fingerprint() != parent.fingerprint()
+        space.validate(child)
+        assert operators and set(operators) <= set(space.operators())
+        used.update(operators)
+        parent = child
+    assert len(used) >= min(3, len(space.operators()))
+
+
+def test_space_same_seed_same_trajectory(space) -> None:  # noqa: ANN001
+    def trajectory(seed: int) -> list[str]:
+        rng = random.Random(seed)
+        genotype = space.sample(rng)
+        out = [genotype.fingerprint()]
+        for _ in range(5):
+            genotype, _ = space.mutate(genotype, rng)
+            out.append(genotype.fingerprint())
+        return out
+
+    assert trajectory(3) == trajectory(3)
+    assert trajectory(3) != trajectory(4)
+
+
+def test_space_seeds_come_from_the_zoo(space) -> None:  # noqa: ANN001
+    seeds = space.seeds()
+    assert seeds, f"{space.name} has no zoo seed"
+    for genotype in seeds:
+        space.validate(genotype)
+
+
+def test_space_rejects_a_foreign_genotype() -> None:
+    tvn = make_space("tvn")
+    evanet = make_space("evanet")
+    with pytest.raises(GenotypeError, match="tvn_block"):
+        tvn.validate(evanet.sample(random.Random(0)))
+    # a TVN genotype whose block values are outside the grid does not round-trip
+    from vidnas.zoo import get_genotype
+
+    with pytest.raises(GenotypeError, match="round-trip"):
+        tvn.validate(get_genotype("tvn1").with_num_classes(8))
+
+
+def test_space_specific_structure() -> None:
+    movinet = make_space("movinet").sample(random.Random(2))
+    assert all(layer.causal for node in movinet.nodes for layer in node.layers if hasattr(layer, "causal") and layer.op == "bottleneck")
+    from vidnas.build import build_model
+
+    assert build_model(movinet).streaming_blockers() == []
+    assemble = make_space("assemblenet").sample(random.Random(3))
+    assert {s.name for s in assemble.input.streams} == {"rgb", "flow"}
+    assert any(len(n.inputs) > 1 and all(e.learnable and e.weight is None for e in n.inputs) for n in assemble.nodes)
+    evanet = make_space("evanet")
+    assert set(evanet.operators()) == {"add_branch", "remove_branch", "replace_branch", "change_conv_type", "change_temporal_size", "change_repeats", "change_pool"}
+    with pytest.raises(ValueError, match="odd"):
+        make_space("autox3d", width_factors=(0.5, 1.0))
+    with pytest.raises(VidnasError, match="unknown search space"):
+        make_space("nope")
+
+
+def test_assemblenet_guided_mutation_drops_weak_edges() -> None:
+    space = make_space("assemblenet")
+    genotype = space.sample(random.Random(5))
+    weights = {n.name: {e.source: (0.05 if i == 0 else 0.9) for i, e in enumerate(n.inputs)} for n in genotype.nodes if len(n.inputs) > 1}
+    assert weights
+    child, operators = space.guided_mutate(genotype, weights, random.Random(0), threshold=0.25, count=0)
+    assert operators[0].startswith("drop_weak_edges")
+    kept = {n.name: {e.source for e in n.inputs} for n in child.nodes}
+    for node, row in weights.items():
+        weak = [s for s, w in row.items() if w < 0.25]
+        assert not set(weak) & kept.get(node, set()) or len(row) == 1
+
+
+# --------------------------------------------------------------------------------------- strategies
+
+
+def _toy_fitness(space, genotype: Genotype) -> float:  # noqa: ANN001 - fraction of choices at option 0
+    indices = space.to_indices(genotype)
+    return sum(i == 0 for i in indices) / len(indices)
+
+
+def _run_strategy(name: str, space_name: str, seed: int, steps: int = 14) -> list[str]:
+    space = make_space(space_name)
+    options = {"population": 4} if name in ("evolution", "constrained", "guided", "pareto") else {}
+    strategy = make_strategy(name, space, seed=seed, budget=steps, **options)
+    out = []
+    for number in range(steps):
+        proposal = strategy.ask(number, random.Random(f"{seed}:{number}"))
+        genotype = proposal.genotype
+        space.validate(genotype)
+        fitness = _toy_fitness(space, genotype)
+        metrics = {}
+        if space_name == "assemblenet":
+            metrics["connection_weights"] = {n.name: {e.source: 0.1 + 0.8 * (k % 2) for k, e in enumerate(n.inputs)} for n in genotype.nodes if len(n.inputs) > 1}
+        strategy.tell(TrialRecord(number, genotype, "ok", fitness, {"accuracy": fitness, "latency_ms": float(len(genotype.nodes))}, metrics))
+        out.append(genotype.fingerprint())
+    return out
+
+
+@pytest.mark.parametrize("name", sorted(STRATEGIES))
+@pytest.mark.parametrize("space_name", sorted(SPACES))
+def test_every_strategy_runs_on_every_space_deterministically(name: str, space_name: str) -> None:
+    first = _run_strategy(name, space_name, seed=7)
+    assert first == _run_strategy(name, space_name, seed=7)
+    assert len(set(first)) >= len(first) // 2  # it explores
+
+
+def test_strategy_state_is_rebuilt_from_records() -> None:
+    space = make_space("tvn")
+    original = make_strategy("evolution", space, seed=1, budget=20, population=4)
+    for number in range(10):
+        genotype = original.ask(number, random.Random(f"1:{number}")).genotype
+        original.tell(TrialRecord(number, genotype, "ok", _toy_fitness(space, genotype)))
+    rebuilt = make_strategy("evolution", space, seed=1, budget=20, population=4)
+    for record in original.records:
+        rebuilt.tell(record)
+    assert original.ask(10, random.Random("1:10")).genotype.fingerprint() == rebuilt.ask(10, random.Random("1:10")).genotype.fingerprint()
+
+
+def test_evolution_mutation_schedule_anneals() -> None:
+    strategy = make_strategy("evolution", make_space("tvn"), budget=100, population=10, max_mutations=4)
+    assert strategy.mutations(10) == 4
+    assert strategy.mutations(55) in (2, 3)
+    assert strategy.mutations(100) == 1
+
+
+def test_probabilistic_strategy_concentrates_on_the_better_choice() -> None:
+    space = make_space("autox3d")
+    strategy = make_strategy("parsec", space, seed=0, samples=4, lr=1.0, temperature=0.05)
+    before = np.mean([p[0] for p in strategy.probabilities().values()])
+    for number in range(80):
+        genotype = strategy.ask(number, random.Random(number)).genotype
+        strategy.tell(TrialRecord(number, genotype, "ok", _toy_fitness(space, genotype)))
+    probabilities = strategy.probabilities()
+    after = np.mean([p[0] for p in probabilities.values()])
+    assert after > before + 0.25, (before, after)
+    assert sum(p[0] == max(p) for p in probabilities.values()) >= 0.8 * len(probabilities)
+
+
+def test_regularized_evolution_beats_random_on_a_toy_objective() -> None:
+    def best(name: str, seed: int) -> float:
+        space = make_space("autox3d")
+        strategy = make_strategy(name, space, seed=seed, budget=60, **({"population": 8} if name == "evolution" else {}))
+        for number in range(60):
+            genotype = strategy.ask(number, random.Random(f"{seed}:{number}")).genotype
+            strategy.tell(TrialRecord(number, genotype, "ok", _toy_fitness(space, genotype)))
+        return max(r.fitness for r in strategy.records)
+
+    assert np.mean([best("evolution", s) for s in range(3)]) > np.mean([best("random", s) for s in range(3)])
+
+
+def test_pareto_utilities() -> None:
+    points = [(1, 5), (2, 2), (5, 1), (3, 3), (6, 6)]
+    fronts = nondominated_sort(points)
+    assert fronts[0] == [0, 1, 2] and fronts[1] == [3] and fronts[2] == [4]
+    assert hypervolume([(1, 5), (2, 2), (5, 1)], (6, 6)) == pytest.approx(5 * 1 + 4 * 3 + 1 * 1 + 0)  # slices along y
+    assert hypervolume([(0.0, 0.0)], (1.0, 2.0)) == pytest.approx(2.0)
+    assert hypervolume([(0, 0, 0)], (1, 2, 3)) == pytest.approx(6.0)
+
+
+def test_pareto_strategy_keeps_a_front() -> None:
+    space = make_space("tvn")
+    strategy = make_strategy("pareto", space, seed=0, population=6, objectives=("accuracy", "latency_ms"))
+    rng = random.Random(0)
+    for number in range(12):
+        genotype = strategy.ask(number, random.Random(number)).genotype
+        strategy.tell(TrialRecord(number, genotype, "ok", rng.random(), {"accuracy": rng.random(), "latency_ms": rng.random()}))
+    ranked = strategy.ranked()
+    assert len(ranked) == 6 and ranked[0][1] == 0
+    assert [r for _, r, _ in ranked] == sorted(r for _, r, _ in ranked)
+
+
+def test_shared_weight_parsec_trains_a_supernet(tmp_path: Path) -> None:
+    import torch
+
+    space = make_space("autox3d", num_classes=3, frames=4, size=32, depths=((1,), (1, 2), (1,), (1,)))
+    strategy = make_strategy("parsec", space, seed=0, shared_weights=True, samples=2, supernet={"batch_size": 4, "warmup": 0.25})
+
+    class Clips(torch.utils.data.Dataset):
+        def __len__(self) -> int:
+            return 16
+
+        def __getitem__(self, i: int) -> dict:
+            g = torch.Generator().manual_seed(i)
+            return {"video": torch.randn(3, 4, 32, 32, generator=g), "label": i % 3}
+
+    summary = strategy.search_supernet(Clips(), Clips(), steps=6, state_dir=tmp_path)
+    assert summary["steps"] == 6 and "argmax" in summary
+    logits = [row.copy() for row in strategy.logits]
+    assert any(np.abs(row).sum() > 0 for row in logits)  # θ moved after the warm-up
+    assert (tmp_path / "supernet.json").is_file() and (tmp_path / "supernet.safetensors").is_file()
+    again = make_strategy("parsec", space, seed=0, shared_weights=True)
+    assert again.search_supernet(Clips(), Clips(), steps=6, state_dir=tmp_path)["resumed"] is True
+    assert all(np.allclose(a, b) for a, b in zip(again.logits, logits))
+    first = again.ask(0, random.Random(0))
+    assert first.origin == "argmax"
+    with pytest.raises(VidnasError, match="no weight-sharing supernet"):
+        make_strategy("parsec", make_space("tvn"), shared_weights=True)
+
+
+def test_supernet_fair_channel_selection_covers_every_filter_equally() -> None:
+    import torch
+
+    space = make_space("autox3d", num_classes=3, frames=2, size=16)
+    supernet = space.supernet(fair=True)
+    total = supernet.max_width[0]
+    counts = torch.zeros(total)
+    rng = random.Random(0)
+    for _ in range(3000):
+        width = rng.choice(space.widths[0])
+        counts[supernet._channels(width, total, rng, torch.device("cpu"))] += 1
+    frequency = counts / 3000
+    expected = np.mean(space.widths[0]) / total
+    assert float(frequency.min()) > expected - 0.05 and float(frequency.max()) < expected + 0.05
+    prefix = space.supernet(fair=False)._channels(space.widths[0][0], total, rng, torch.device("cpu"))
+    assert prefix.tolist() == list(range(space.widths[0][0]))
+
+
+# ------------------------------------------------------------------------------------------- engine
+
+
+def _config(**overrides) -> SearchConfig:  # noqa: ANN003
+    settings = dict(space="autox3d", strategy="evolution", trials=6, executor="inprocess", strategy_options={"population": 3},
+                    recipe=FAST_RECIPE, objectives=["accuracy", "latency_ms"])
+    settings.update(overrides)
+    return SearchConfig(**settings)
+
+
+@pytest.fixture()
+def synthetic_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):  # noqa: ANN201
+    monkeypatch.setenv("VIDNAS_SYNTHETIC_LOG", str(tmp_path / "calls.log"))
+    monkeypatch.delenv("VIDNAS_SYNTHETIC_FAULTS", raising=False)
+    return tmp_path
+
+
+def _calls(tmp_path: Path) -> list[str]:
+    log = tmp_path / "calls.log"
+    return log.read_text().split() if log.is_file() else []
+
+
+def test_search_records_failures_and_goes_on(synthetic_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VIDNAS_SYNTHETIC_FAULTS", "raise:1,nan:2")
+    result = run_search(_config(), synthetic_env / "out", evaluator=SYNTHETIC, progress=False)
+    by_number = {t.number: t for t in result.trials}
+    assert by_number[1].status == "failed" and "injected failure" in by_number[1].attrs["reason"]
+    assert by_number[2].status == "failed" and "not finite" in by_number[2].attrs["reason"]
+    assert sum(t.trained for t in result.trials) == 6
+    assert len(result.completed) == 4
+    study = Study.load("search", result.storage)
+    states = {t.number: t.state.name for t in study.study.get_trials()}
+    assert states[1] == "FAIL" and states[0] == "COMPLETE"
+    report = (synthetic_env / "out" / "report.html").read_text()
+    assert "injected failure" in report
+    for name in ("pareto.png", "progress.png", "best_architecture.png", "best.json"):
+        assert (synthetic_env / "out" / name).stat().st_size > 0
+
+
+def test_duplicates_are_not_trained_twice(synthetic_env: Path) -> None:
+    tiny = {"frames": [2], "sizes": [32], "frame_strides": [1], "max_blocks": 1, "spatial_types": ["std"], "spatial_kernels": [3],
+            "spatial_strides": [2], "temporal_types": ["1d"], "temporal_kernels": [1], "temporal_strides": [1], "filters": [8, 16],
+            "expands": [1], "repeats": [1], "squeezes": [0.0]}
+    config = _config(space="tvn", space_options=tiny, strategy="random", strategy_options={}, trials=4)  # 8 architectures (filters × skip × gate)
+    result = run_search(config, synthetic_env / "out", evaluator=SYNTHETIC, progress=False)
+    calls = _calls(synthetic_env)
+    assert len(calls) == len(set(calls)) == 4
+    duplicates = [t for t in result.trials if t.status == "duplicate"]
+    assert duplicates, "random search over 8 architectures should repeat itself"
+    originals = {t.number: t for t in result.trials}
+    for trial in duplicates:
+        source = originals[trial.attrs["duplicate_of"]]
+        assert trial.fingerprint == source.fingerprint and trial.fitness == source.fitness
+
+
+def test_constrained_search_never_trains_over_the_limit(synthetic_env: Path) -> None:
+    config = _config(space="tvn", strategy="constrained", trials=5, constraint=ConstraintSpec(metric="macs", limit=2e7))
+    result = run_search(config, synthetic_env / "out", evaluator=SYNTHETIC, progress=False)
+    trained = [t for t in result.trials if t.trained]
+    rejected = [t for t in result.trials if t.status == "rejected"]
+    assert len(trained) == 5 and rejected
+    assert all(t.attrs["cost"] <= 2e7 and t.metrics["macs"] <= 2e7 for t in trained)
+    assert all(t.attrs["cost"] > 2e7 and "rejected before training" in t.attrs["reason"] for t in rejected)
+    assert len(_calls(synthetic_env)) == 5
+
+
+def test_penalty_mode_trains_violators_with_a_lower_fitness(synthetic_env: Path) -> None:
+    config = _config(space="tvn", strategy="constrained", trials=6, constraint=ConstraintSpec(metric="macs", limit=2e7, mode="penalty", weight=0.5))
+    result = run_search(config, synthetic_env / "out", evaluator=SYNTHETIC, progress=False)
+    over = [t for t in result.completed if t.attrs["cost"] > 2e7]
+    assert not [t for t in result.trials if t.status == "rejected"]
+    for trial in over:
+        assert trial.fitness == pytest.approx(trial.metrics["accuracy"] - 0.5 * (trial.attrs["cost"] / 2e7 - 1))
+
+
+def test_rerun_continues_the_study_and_refuses_other_settings(synthetic_env: Path) -> None:
+    out = synthetic_env / "out"
+    first = run_search(_config(trials=3), out, evaluator=SYNTHETIC, progress=False)
+    second = run_search(_config(trials=5), out, evaluator=SYNTHETIC, progress=False)
+    assert sum(t.trained for t in second.trials) == 5
+    assert [(t.number, t.fingerprint, t.fitness) for t in second.trials[:3]] == [(t.number, t.fingerprint, t.fitness) for t in first.trials[:3]]
+    with pytest.raises(VidnasError, match="other settings"):
+        run_search(_config(trials=6, seed=1), out, evaluator=SYNTHETIC, progress=False)
+
+
+RESUME_SCRIPT = """
+import sys
+from vidnas.search import SearchConfig, run_search
+if __name__ == "__main__":
+    config = SearchConfig(space="autox3d", strategy="evolution", trials=8, executor="inprocess", strategy_options={"population": 3},
+                          recipe=dict(epochs=1, max_seconds=3))
+    run_search(config, sys.argv[1], evaluator="vidnas.search._synthetic:evaluate", progress=False)
+"""
+
+
+def test_search_killed_with_sigkill_resumes_without_losing_trials(synthetic_env: Path) -> None:
+    script = synthetic_env / "run.py"
+    script.write_text(RESUME_SCRIPT)
+    out = synthetic_env / "out"
+    env = dict(os.environ, VIDNAS_SYNTHETIC_FAULTS="sleep:0.6")
+    process = subprocess.Popen([sys.executable, str(script), str(out)], env=env)
+    storage = f"sqlite:///{out / 'study.db'}"
+    deadline = time.time() + 120
+    completed = []
+    while time.time() < deadline:
+        time.sleep(0.3)
+        try:
+            completed = [t for t in Study.load("search", storage).trials() if t.status == "ok"]
+        except VidnasError:
+            continue
+        if len(completed) >= 3:
+            break
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert len(completed) >= 3
+    before = {t.number: (t.fingerprint, t.fitness) for t in Study.load("search", storage).trials() if t.status == "ok"}
+    subprocess.run([sys.executable, str(script), str(out)], env=env, check=True, timeout=180)
+    after = Study.load("search", storage).trials()
+    assert {t.number: (t.fingerprint, t.fitness) for t in after if t.number in before} == before
+    assert sum(t.trained for t in after) == 8
+    interrupted = [t for t in after if t.status == "interrupted"]
+    redone = [t for t in after if t.attrs.get("origin") == "requeue"]
+    assert len(redone) == len(interrupted) <= 1
+    assert (out / "report.html").is_file()
+
+
+def test_local_pool_survives_a_crashed_worker(synthetic_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VIDNAS_SYNTHETIC_FAULTS", "exit:1")
+    result = run_search(_config(trials=3, executor="local", workers=1), synthetic_env / "out", evaluator=SYNTHETIC, progress=False)
+    by_number = {t.number: t for t in result.trials}
+    assert by_number[1].status == "failed" and "worker process died" in by_number[1].attrs["reason"]
+    assert by_number[0].status == by_number[2].status == "ok"
+
+
+def test_ray_executor_runs_a_two_trial_search(synthetic_env: Path) -> None:
+    pytest.importorskip("ray")
+    result = run_search(_config(trials=2, executor="ray", workers=2, threads=2), synthetic_env / "out", evaluator=SYNTHETIC, progress=False)
+    assert [t.status for t in result.trials if t.trained] == ["ok", "ok"]
+
+
+def test_budget_parsing() -> None:
+    assert parse_budget("10m") == (None, 600.0)
+    assert parse_budget("90s") == (None, 90.0)
+    assert parse_budget("25") == (25, None)
+    with pytest.raises(VidnasError, match="trial count"):
+        parse_budget("2.5")
+    with pytest.raises(VidnasError, match="expected a trial count"):
+        parse_budget("soon")
+
+
+# -------------------------------------------------------------------------------- latency predictor
+
+
+def test_latency_predictor_ops_match_exact_macs_and_save_load(tmp_path: Path) -> None:
+    from vidnas.build import build_model
+    from vidnas.measure import LatencyPredictor, calibrate, count_macs, genotype_ops
+
+    space = make_space("tvn")
+    genotype = space.sample(random.Random(4))
+    model = build_model(genotype)
+    total = count_macs(model, model.example_input(1)).macs
+    head = genotype.head.num_classes * genotype.check()[genotype.nodes[-1].name].channels
+    ops = genotype_ops(genotype)
+    conv_macs = sum(macs for kind, *_rest, macs, _ in ops if kind.startswith("conv") or kind == "se")
+    assert abs(conv_macs - (total - head)) / total < 0.02
+    predictor = calibrate(space, samples=6, held_out=4, runs=2, threads=1)
+    report = predictor.report
+    assert report["held_out_architectures"] == 4 and report["ops_measured"] > 10
+    assert -1.0 <= report["spearman"] <= 1.0 and report["mape"] >= 0
+    predictor.save(tmp_path / "p.json")
+    loaded = LatencyPredictor.load(tmp_path / "p.json")
+    assert loaded.predict(genotype) == pytest.approx(predictor.predict(genotype))
+    (tmp_path / "bad.json").write_text("{}")
+    with pytest.raises(VidnasError, match="not a vidnas latency predictor"):
+        LatencyPredictor.load(tmp_path / "bad.json")
+
+
+# ------------------------------------------------------------------------------------------------ CLI
+
+
+def _vidnas(*args: str, env: dict | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "vidnas.cli", *args], capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def test_cli_search_end_to_end_with_real_training(tmp_path: Path) -> None:
+    env = dict(os.environ, VIDNAS_HOME=str(tmp_path / "home"))
+    out = tmp_path / "search"
+    result = _vidnas("search", "--out", str(out), "--budget", "3", "--epochs", "1", "--candidate-seconds", "4", "--latency-ms", "60",
+                     "--strategy-option", "population=2", env=env)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "report:" in result.stdout
+    study = Study.load("search", f"sqlite:///{out / 'study.db'}")
+    trained = [t for t in study.trials() if t.trained]
+    assert len(trained) == 3 and all(t.attrs["cost"] <= 60 for t in trained)
+    ok = [t for t in trained if t.status == "ok"]
+    assert ok and all(0.0 <= t.metrics["accuracy"] <= 1.0 and t.metrics["train_seconds"] > 0 for t in ok)
+    assert json.loads((out / "best.json").read_text())["family"] == "tvn"
+    pareto = list((out / "pareto").iterdir())
+    assert pareto and all((p / "final.safetensors").is_file() and (p / "genotype.json").is_file() for p in pareto)
+    rebuilt = _vidnas("report", "--study", "search", "--storage", f"sqlite:///{out / 'study.db'}", "--out", str(tmp_path / "again"), env=env)
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert (tmp_path / "again" / "report.html").is_file() and (tmp_path / "again" / "pareto.png").is_file()
+
+
+def test_cli_search_errors_are_specific(tmp_path: Path) -> None:
+    bad_budget = _vidnas("search", "--out", str(tmp_path), "--budget", "soon")
+    assert bad_budget.returncode == 2 and "--budget 'soon'" in bad_budget.stderr and "Traceback" not in bad_budget.stderr
+    bad_space = _vidnas("search", "--out", str(tmp_path), "--space", "nope", "--budget", "1")
+    assert bad_space.returncode == 2 and "unknown search space 'nope'" in bad_space.stderr
+    missing = _vidnas("report", "--storage", f"sqlite:///{tmp_path / 'none.db'}", "--out", str(tmp_path / "r"))
+    assert missing.returncode == 2 and "no study 'search'" in missing.stderr
+    two_limits = _vidnas("search", "--out", str(tmp_path), "--latency-ms", "5", "--max-macs", "1e6")
+    assert two_limits.returncode == 2 and "one limit" in two_limits.stderr
