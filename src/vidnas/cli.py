@@ -540,7 +540,7 @@ def _options(pairs: list[str], flag: str) -> dict[str, Any]:
     return out
 
 
-DEFAULT_LATENCY_MS = 15.0
+DEFAULT_LATENCY_MS = 10.0
 
 
 @app.command()

@@ -23,7 +23,10 @@ from vidnas.search._study import StoredTrial, Study
 from vidnas.spaces import SearchSpace, make_space
 from vidnas.strategies import Strategy, TrialRecord, make_strategy
 
-MAX_IDLE_PROPOSALS = 200  # consecutive rejected / duplicate proposals before the search gives up
+MAX_IDLE_PROPOSALS = 200
+SEARCH_DATA = dict(classes=4, task="motions", train_per_class=64, val_per_class=32, size=32, frames=16)
+"""The built-in data set as search uses it without --data: the four forward motions (move, zoom, rotate, fade)
+at 32², so that seconds of proxy training can separate candidates on two CPU cores."""  # consecutive rejected / duplicate proposals before the search gives up
 
 
 @dataclass
@@ -65,7 +68,7 @@ def prepare_data(config: SearchConfig, space: SearchSpace, log: Any = None) -> t
     from vidnas.data import ClipCache, build_cache, builtin_dataset, data_home, load_source
 
     if config.data is None:
-        paths = builtin_dataset()
+        paths = builtin_dataset(**SEARCH_DATA)
         train_spec, val_spec, classes = str(paths["train"]), str(paths["val"]), str(paths["classes"])
     else:
         train_spec, val_spec, classes = config.data, config.val, config.classes

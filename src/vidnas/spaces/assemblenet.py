@@ -34,7 +34,7 @@ class AssembleNetSpace(SearchSpace):
         num_classes: int = 8,
         *,
         frames: int = 8,
-        size: int = 64,
+        size: int = 32,
         stem_width: int = 8,
         max_nodes: tuple[int, int, int, int] = (3, 3, 2, 1),
         widths: tuple[tuple[int, ...], ...] = ((4, 8), (8, 16), (16, 32), (32, 64)),

@@ -31,7 +31,7 @@ class AutoX3DSpace(SearchSpace):
         num_classes: int = 8,
         *,
         frames: int = 8,
-        size: int = 64,
+        size: int = 32,
         stem: int = 16,
         base_widths: tuple[int, ...] = (16, 24, 48, 96),
         depths: tuple[tuple[int, ...], ...] = ((1, 2), (1, 2, 3), (1, 2, 3, 4), (1, 2, 3)),

@@ -31,7 +31,7 @@ class EvaNetSpace(SearchSpace):
         *,
         width: float = 0.125,
         frames: int = 16,
-        size: int = 64,
+        size: int = 32,
         times: tuple[int, ...] = (1, 3, 5, 7, 9, 11),
         stem_times: tuple[int, ...] = (1, 3, 5),
         repeats: tuple[int, ...] = (1, 2, 3),

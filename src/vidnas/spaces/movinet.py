@@ -30,7 +30,7 @@ class MoViNetSpace(SearchSpace):
         num_classes: int = 8,
         *,
         frames: int = 8,
-        size: int = 64,
+        size: int = 32,
         stem: int = 8,
         widths: tuple[tuple[int, ...], ...] = ((8, 16), (16, 24, 32), (24, 32, 48), (24, 32, 48), (48, 64, 96)),
         depths: tuple[tuple[int, ...], ...] = ((1, 2), (1, 2, 3), (1, 2, 3), (1, 2, 3), (1, 2, 3)),

@@ -29,7 +29,7 @@ class TVNSpace(SearchSpace):
         num_classes: int = 8,
         *,
         frames: tuple[int, ...] = (2, 4, 8),
-        sizes: tuple[int, ...] = (32, 48, 64),
+        sizes: tuple[int, ...] = (16, 24, 32),
         frame_strides: tuple[int, ...] = (1, 2),
         max_blocks: int = 4,
         spatial_types: tuple[str, ...] = ("std", "depth", "maxpool", "avgpool"),
