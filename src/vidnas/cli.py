@@ -564,7 +564,7 @@ def search(
     constraint_mode: str = typer.Option("reject", "--constraint-mode", help="reject (never trained) or penalty."),
     predictor: Optional[str] = typer.Option(None, "--latency-predictor", help="Use a calibrated predictor (vidnas latency calibrate) instead of measuring."),
     objectives: str = typer.Option("accuracy,latency_ms", "--objectives", help="Comma list; pareto uses all: accuracy,latency_ms,peak_memory_mb."),
-    epochs: int = typer.Option(4, "--epochs", min=1, help="Proxy training epochs per candidate."),
+    epochs: int = typer.Option(6, "--epochs", min=1, help="Proxy training epochs per candidate."),
     candidate_seconds: float = typer.Option(25.0, "--candidate-seconds", help="Proxy training time cap per candidate."),
     recipe_file: Optional[str] = typer.Option(None, "--recipe", help="Recipe JSON for candidates (overrides --epochs/--candidate-seconds)."),
     device: str = typer.Option("cpu", "--device", help="Where candidates train and latency is measured (cpu, cuda, cuda:1)."),

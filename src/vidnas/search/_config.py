@@ -54,7 +54,7 @@ class SearchConfig(BaseModel):
     seconds: Annotated[float, Field(gt=0)] | None = None
     constraint: ConstraintSpec | None = None
     objectives: list[str] = ["accuracy", "latency_ms"]
-    recipe: Recipe = Recipe(epochs=4, batch_size=16, optimizer="adamw", lr=3e-3, weight_decay=0.01, warmup_epochs=0.5, max_seconds=25)
+    recipe: Recipe = Recipe(epochs=6, batch_size=16, optimizer="adamw", lr=3e-3, weight_decay=0.01, warmup_epochs=0.5, scale=(0.8, 1.0), max_seconds=25)
     data: str | None = None
     val: str | None = None
     classes: str | None = None

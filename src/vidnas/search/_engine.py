@@ -356,7 +356,7 @@ class _Progress:
         self.config, self.elapsed = config, elapsed
         self.done, self.failed, self.rejected, self.best, self.pareto = done, 0, 0, None, 0
         total = config.trials if config.trials is not None else config.seconds
-        self.progress = Progress(TextColumn("[bold]search"), BarColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+        self.progress = Progress(BarColumn(bar_width=20), TextColumn("{task.description}"), TimeElapsedColumn(),
                                  console=search.console, transient=False)
         self.task = self.progress.add_task("", total=total)
         self.progress.start()
@@ -381,9 +381,11 @@ class _Progress:
             completed, left = self.done, f"{self.config.trials - self.done} trials left"
         else:
             completed, left = min(elapsed, self.config.seconds), f"{max(0.0, self.config.seconds - elapsed) / 60:.1f} min left"
+        if self.config.trials is not None:
+            left = f"{max(0, self.config.trials - self.done)} left"
         best = f"{self.best:.3f}" if self.best is not None else "-"
         self.progress.update(self.task, completed=completed,
-                             description=f"{self.done} trained · {self.failed} failed · {self.rejected} rejected · best acc {best} · Pareto {self.pareto} · {left}")
+                             description=f"{self.done} trained, {self.failed} failed, {self.rejected} rejected · best {best} · Pareto {self.pareto} · {left}")
 
     def close(self) -> None:
         self.refresh()
