@@ -307,6 +307,11 @@ def test_search_records_failures_and_goes_on(synthetic_env: Path, monkeypatch: p
     assert "injected failure" in report
     for name in ("pareto.png", "progress.png", "best_architecture.png", "best.json"):
         assert (synthetic_env / "out" / name).stat().st_size > 0
+    from vidnas.genotype import load_genotype
+
+    ensemble = load_genotype(synthetic_env / "out" / "ensemble.json")
+    assert 2 <= len(ensemble.members) <= 3
+    assert ensemble.members[0].fingerprint() == max(result.completed, key=lambda t: t.fitness).fingerprint
 
 
 def test_duplicates_are_not_trained_twice(synthetic_env: Path) -> None:

@@ -556,6 +556,7 @@ def search(
     strategy: str = typer.Option("constrained", "--strategy", help="random, evolution, constrained, guided, parsec or pareto."),
     strategy_option: list[str] = typer.Option([], "--strategy-option", help="Strategy setting KEY=JSON, e.g. population=16 (repeatable)."),
     supernet: bool = typer.Option(False, "--supernet", help="parsec: train a weight-sharing supernet first (autox3d space)."),
+    supernet_steps: Optional[int] = typer.Option(None, "--supernet-steps", min=1, help="Supernet steps (default: 40% of a time budget, else 100)."),
     budget: str = typer.Option("10m", "--budget", help="Trials (25) or time (90s, 10m, 1.5h)."),
     latency_ms: Optional[float] = typer.Option(None, "--latency-ms", help=f"Latency limit, batch 1 on --device (constrained: default {DEFAULT_LATENCY_MS:g})."),
     max_macs: Optional[float] = typer.Option(None, "--max-macs", help="MACs limit (e.g. 5e7)."),
@@ -605,6 +606,7 @@ def search(
         space=space, space_preset=preset, space_options=_options(space_option, "--space-option"), strategy=strategy, strategy_options=strategy_options,
         trials=trials, seconds=seconds, constraint=constraint, objectives=objective_list, recipe=recipe, data=data, val=val, classes=classes,
         device=device, threads=threads, workers=workers or 1, executor=executor, ray_address=address, seed=seed, candidate_timeout=timeout,
+        supernet_steps=supernet_steps,
     )
     result = run_search(config, out, study=study, storage=storage)
     best = result.best

@@ -56,6 +56,13 @@ def write_search_outputs(study: Any, out: str | Path, *, keep: int = 5) -> dict[
         (best_dir / f"rank{rank}_trial{trial.number:04d}.json").write_text(trial.genotype.to_json() + "\n", encoding="utf-8")
     if ok:
         (out / "best.json").write_text(ok[0].genotype.to_json() + "\n", encoding="utf-8")
+    ensemble = None
+    if len(ok) >= 2:  # EvaNet's recipe: an ensemble of the top *and* diverse architectures
+        from vidnas.build.ensemble import diverse_ensemble
+
+        chosen = diverse_ensemble([(t.genotype, t.fitness) for t in ok], k=3, name=f"{study.name}_ensemble")
+        ensemble = out / "ensemble.json"
+        ensemble.write_text(chosen.to_json() + "\n", encoding="utf-8")
     front = pareto_trials(trials)
     pareto_dir = out / "pareto"
     if pareto_dir.exists():
@@ -76,7 +83,7 @@ def write_search_outputs(study: Any, out: str | Path, *, keep: int = 5) -> dict[
             if folder.is_dir() and folder.name not in wanted:
                 shutil.rmtree(folder)
     report = build_report(study, out)
-    return {"best": str(out / "best.json") if ok else None, "pareto": str(pareto_dir), "report": str(report), "pareto_trials": [t.number for t in front]}
+    return {"best": str(out / "best.json") if ok else None, "ensemble": str(ensemble) if ensemble else None, "pareto": str(pareto_dir), "report": str(report), "pareto_trials": [t.number for t in front]}
 
 
 # ------------------------------------------------------------------------------------------------ plots

@@ -313,9 +313,10 @@ class Search:
             source = ClipCache(spec) if (Path(spec) / "index.json").is_file() else load_source(spec, classes=config.classes)
             return clip_dataset(source, config.recipe.model_copy(update={"frames": None, "size": None}), genotype, train=training)
 
-        seconds = None if config.supernet_steps else (config.seconds or 600) * config.supernet_fraction
-        self.log(f"training the weight-sharing supernet ({config.supernet_steps or f'{seconds:.0f} s'})")
-        summary = strategy.search_supernet(dataset(train, True), dataset(val, False), seconds=seconds, steps=config.supernet_steps,
+        steps = config.supernet_steps or (None if config.seconds else 100)
+        seconds = None if steps else config.seconds * config.supernet_fraction
+        self.log(f"training the weight-sharing supernet ({f'{steps} steps' if steps else f'{seconds:.0f} s'})")
+        summary = strategy.search_supernet(dataset(train, True), dataset(val, False), seconds=seconds, steps=steps,
                                            state_dir=self.out / "supernet")
         study.set_attr("vidnas.supernet", json.dumps({k: v for k, v in summary.items() if k != "history"}))
         self.log(f"supernet: {summary['steps']} steps in {summary['seconds']} s, distribution entropy {summary['entropy']}")

@@ -28,10 +28,13 @@ def make_strategy(name: str, space: SearchSpace, *, seed: int = 0, budget: int |
     cls = STRATEGIES[name]
     if cls is RandomSearch:
         options.setdefault("seeds", False)  # the baseline is pure random sampling
-    try:
-        return cls(space, seed=seed, budget=budget, **options)
-    except TypeError as error:
-        raise VidnasError(f"strategy {name!r}: {error}") from None
+    import inspect
+
+    accepted = {p for c in cls.__mro__ if c is not object for p in inspect.signature(c.__init__).parameters} - {"self", "space", "seed", "budget", "options"}
+    unknown = sorted(set(options) - accepted)
+    if unknown:
+        raise VidnasError(f"strategy {name!r} has no option {', '.join(unknown)}; its options: {', '.join(sorted(accepted))}")
+    return cls(space, seed=seed, budget=budget, **options)
 
 
 __all__ = [
