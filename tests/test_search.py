@@ -358,6 +358,9 @@ def test_rerun_continues_the_study_and_refuses_other_settings(synthetic_env: Pat
     assert [(t.number, t.fingerprint, t.fitness) for t in second.trials[:3]] == [(t.number, t.fingerprint, t.fitness) for t in first.trials[:3]]
     with pytest.raises(VidnasError, match="other settings"):
         run_search(_config(trials=6, seed=1), out, evaluator=SYNTHETIC, progress=False)
+    with pytest.raises(VidnasError, match="no study 'other'.*it holds: search"):
+        Study.load("other", str(out / "study.db"))  # a plain path is an SQLite file
+    assert len(Study.load("search", str(out / "study.db")).trials()) == len(second.trials)
 
 
 RESUME_SCRIPT = """
@@ -485,6 +488,7 @@ def test_cli_search_errors_are_specific(tmp_path: Path) -> None:
     bad_space = _vidnas("search", "--out", str(tmp_path), "--space", "nope", "--budget", "1")
     assert bad_space.returncode == 2 and "unknown search space 'nope'" in bad_space.stderr
     missing = _vidnas("report", "--storage", f"sqlite:///{tmp_path / 'none.db'}", "--out", str(tmp_path / "r"))
-    assert missing.returncode == 2 and "no study 'search'" in missing.stderr
+    assert missing.returncode == 2 and "no such database file" in missing.stderr
+    assert not (tmp_path / "none.db").exists()  # reading a report never creates a database
     two_limits = _vidnas("search", "--out", str(tmp_path), "--latency-ms", "5", "--max-macs", "1e6")
     assert two_limits.returncode == 2 and "one limit" in two_limits.stderr

@@ -205,8 +205,6 @@ def _fmt(value: Any, digits: int = 3) -> str:
 
 
 def build_report(study: Any, out: str | Path) -> Path:
-    from vidnas.measure import count_parameters  # noqa: F401 - keeps report importable only with vidnas installed
-
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     trials = study.trials()

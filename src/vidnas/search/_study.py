@@ -18,6 +18,13 @@ from vidnas.genotype import Genotype, parse_genotype
 MAXIMISE = {"accuracy"}
 
 
+def as_url(storage: str) -> str:
+    """A database URL; a plain file path means SQLite."""
+    from pathlib import Path
+
+    return storage if "://" in storage else f"sqlite:///{Path(storage).resolve()}"
+
+
 def directions(objectives: list[str]) -> list[str]:
     return ["maximize" if o in MAXIMISE else "minimize" for o in objectives]
 
@@ -45,9 +52,10 @@ class Study:
     def __init__(self, name: str, storage: str, *, objectives: list[str] | None = None, multi_objective: bool = False):
         optuna = optional_import("optuna", "search studies")
         optuna.logging.set_verbosity(optuna.logging.WARNING)
+        storage = as_url(storage)
         self.optuna, self.name, self.storage_url = optuna, name, storage
         try:
-            self.storage = optuna.storages.RDBStorage(storage) if "://" in storage else storage
+            self.storage = optuna.storages.RDBStorage(storage)
         except Exception as error:  # noqa: BLE001 - SQLAlchemy errors vary by backend
             raise VidnasError(f"--storage {storage}: cannot open ({type(error).__name__}: {str(error).splitlines()[0]})") from None
         self.objectives = objectives or ["accuracy"]
@@ -61,6 +69,9 @@ class Study:
     def load(cls, name: str, storage: str) -> "Study":
         optuna = optional_import("optuna", "search studies")
         optuna.logging.set_verbosity(optuna.logging.WARNING)
+        storage = as_url(storage)
+        if storage.startswith("sqlite:///") and not os.path.exists(storage[len("sqlite:///"):]):
+            raise VidnasError(f"--storage {storage}: no such database file")
         try:
             summaries = optuna.get_all_study_summaries(storage=storage)
         except Exception as error:  # noqa: BLE001
