@@ -280,8 +280,15 @@ def _config(**overrides) -> SearchConfig:  # noqa: ANN003
     return SearchConfig(**settings)
 
 
+@pytest.fixture(scope="module")
+def search_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One VIDNAS_HOME for the module: the built-in search data set is generated once, not in ~/.cache."""
+    return tmp_path_factory.mktemp("vidnas-home")
+
+
 @pytest.fixture()
-def synthetic_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):  # noqa: ANN201
+def synthetic_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, search_home: Path):  # noqa: ANN201
+    monkeypatch.setenv("VIDNAS_HOME", str(search_home))
     monkeypatch.setenv("VIDNAS_SYNTHETIC_LOG", str(tmp_path / "calls.log"))
     monkeypatch.delenv("VIDNAS_SYNTHETIC_FAULTS", raising=False)
     return tmp_path

@@ -141,12 +141,13 @@ class Search:
         constraint = Constraint(config.constraint, device=config.device, threads=config.threads) if config.constraint else None
         requeue = [t.genotype for t in study.mark_interrupted() if t.genotype is not None]
         history = study.trials()
-        told = sorted((t for t in history if t.status in ("ok", "failed", "rejected", "duplicate")), key=lambda t: (t.attrs.get("told", t.number), t.number))
+        told = sorted((t for t in history if t.status in ("ok", "failed", "rejected", "duplicate") and t.genotype is not None), key=lambda t: (t.attrs.get("told", t.number), t.number))
         for trial in told:
             strategy.tell(_record(trial))
         known = {t.fingerprint: t for t in told if t.trained and t.fingerprint}
         trained = sum(1 for t in told if t.trained)
         told_counter = max([t.attrs.get("told", -1) for t in told] + [-1]) + 1
+        seen = {t.number for t in history}  # trials this process has told its strategy (or will: its own)
         if history:
             self.log(f"resuming study {self.study_name!r}: {trained} trained trials, {len(requeue)} interrupted ones to redo")
         previous_elapsed = study.elapsed()
@@ -176,6 +177,18 @@ class Search:
                     return False
             return True
 
+        def sync() -> None:
+            """Tell the strategy what other machines sharing the study finished since we last looked."""
+            nonlocal trained
+            for trial in study.finished_since(seen):
+                seen.add(trial.number)
+                if trial.genotype is None:
+                    continue
+                strategy.tell(_record(trial))
+                if trial.trained and trial.fingerprint:
+                    known.setdefault(trial.fingerprint, trial)
+                    trained += 1
+
         def tell(trial_number: int, record: TrialRecord, attrs: dict[str, Any]) -> None:
             nonlocal told_counter
             attrs["told"] = told_counter
@@ -188,8 +201,12 @@ class Search:
                     if idle >= MAX_IDLE_PROPOSALS:
                         stopped = "exhausted"
                         break
+                    sync()
+                    if not budget_left():
+                        break
                     trial = study.study.ask()
                     number = trial.number
+                    seen.add(number)
                     rng = random.Random(f"{config.seed}:{number}")
                     if requeue:
                         genotype, origin, parent, operators = requeue.pop(0), "requeue", None, []

@@ -112,6 +112,21 @@ class Study:
             out.append(StoredTrial(t.number, status, genotype, attrs.get("fingerprint"), attrs.get("fitness"), attrs.get("metrics") or {}, attrs))
         return sorted(out, key=lambda r: r.number)
 
+    def finished_since(self, seen: set[int]) -> list[StoredTrial]:
+        """Finished trials whose numbers are not in ``seen`` (written by other processes), in number order."""
+        state = self.optuna.trial.TrialState
+        out = []
+        for t in self.study.get_trials(deepcopy=False, states=(state.COMPLETE, state.FAIL, state.PRUNED)):
+            if t.number in seen:
+                continue
+            attrs = dict(t.user_attrs)
+            status = attrs.get("status", "failed")
+            if status == "interrupted":
+                continue
+            genotype = parse_genotype(attrs["genotype"]) if attrs.get("genotype") else None
+            out.append(StoredTrial(t.number, status, genotype, attrs.get("fingerprint"), attrs.get("fitness"), attrs.get("metrics") or {}, attrs))
+        return sorted(out, key=lambda r: r.number)
+
     def _frozen(self, number: int) -> Any:
         return self.study.get_trials(deepcopy=False)[number] if number < len(self.study.get_trials(deepcopy=False)) else None
 
