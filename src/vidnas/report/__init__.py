@@ -214,12 +214,21 @@ def build_report(study: Any, out: str | Path) -> Path:
     rejected = [t for t in trials if t.status == "rejected"]
     duplicates = [t for t in trials if t.status == "duplicate"]
     front = pareto_trials(trials)
-    plot_pareto(trials, out / "pareto.png")
-    plot_progress(trials, out / "progress.png")
-    images = ["pareto.png", "progress.png"]
-    if ok:
-        plot_architecture(ok[0].genotype, out / "best_architecture.png", ok[0].metrics.get("connection_weights"))
-        images.append("best_architecture.png")
+    from vidnas.errors import MissingDependencyError
+
+    images: list[str] = []
+    try:
+        plot_pareto(trials, out / "pareto.png")
+        plot_progress(trials, out / "progress.png")
+        images += ["pareto.png", "progress.png"]
+        if ok:
+            plot_architecture(ok[0].genotype, out / "best_architecture.png", ok[0].metrics.get("connection_weights"))
+            images.append("best_architecture.png")
+    except MissingDependencyError as error:  # the study and the JSON outputs do not depend on plots
+        images = []
+        plot_note = html.escape(str(error))
+    else:
+        plot_note = ""
     curve = hypervolume_curve(trials)
 
     def rows(items: list[Any], reason: bool = False) -> str:
@@ -247,7 +256,7 @@ td,th{{border:1px solid #ccc;padding:3px 7px;text-align:right}}th{{background:#e
 pre{{background:#f6f6f6;padding:8px;overflow:auto;font-size:12px}}</style></head><body>
 <h1>vidnas search: {html.escape(study.name)}</h1>
 <table>{''.join(f'<tr><th style="text-align:left">{html.escape(k)}</th><td>{_fmt(v, 4)}</td></tr>' for k, v in summary.items())}</table>
-<h2>Plots</h2>{''.join(f'<img src="{name}" alt="{name}">' for name in images)}
+<h2>Plots</h2>{''.join(f'<img src="{name}" alt="{name}">' for name in images) or f"<p>No plots: {plot_note}</p>"}
 <h2>Pareto set (accuracy vs latency)</h2><p>Checkpoints: <code>pareto/trial_NNNN/</code> (final.safetensors + final.json, genotype.json).</p>
 <table>{head}{rows(front)}</table>
 <h2>Best trials</h2><table>{head}{rows(ok[:20])}</table>
