@@ -1,5 +1,7 @@
 """Latency predictor accuracy and speed on held-out architectures, against the targets of the search issue
-(Spearman ≥ 0.95, MAPE ≤ 10 %, ≥ 1000× faster than measuring).
+(Spearman ≥ 0.95, MAPE ≤ 10 %, ≥ 1000× faster than measuring). Speed is given cold (no layer of the held-out
+architectures seen before) and memoised (every layer's cost cached, as for a search's mutants, which share
+most layers with their parents).
 
     python benchmarks/latency_predictor.py --space tvn --samples 60 --held-out 20 --threads 2
 """
@@ -11,7 +13,7 @@ import argparse
 from vidnas.measure import calibrate
 from vidnas.spaces import make_space
 
-TARGETS = {"spearman": (0.95, "≥"), "mape": (0.10, "≤"), "speedup": (1000.0, "≥")}
+TARGETS = {"spearman": (0.95, "≥"), "mape": (0.10, "≤"), "speedup": (1000.0, "≥"), "speedup_warm": (1000.0, "≥")}
 
 
 def main() -> None:

@@ -50,23 +50,40 @@ def _macs_and_elements(spec: Any, shape: Shape, out: Shape) -> tuple[float, floa
     return 0.0, elements
 
 
-_LAYER_CACHE: dict[tuple[str, Shape], tuple[tuple[str, str, Shape, Shape, float, float], ...]] = {}
+OpRow = tuple[str, str, Shape, Shape, float, float]
+_LAYER_CACHE: dict[tuple[str, Shape], tuple[tuple[OpRow, ...], Shape]] = {}
 
 
-def _walk_layer(layer: Any, shape: Shape) -> tuple[tuple[str, str, Shape, Shape, float, float], ...]:
-    """(kind, signature, in shape, out shape, MACs, elements) of every primitive of one layer (memoised by the
-    layer's JSON and input shape: a search mutates one block at a time, so most layers are seen before)."""
+def _walk_layer(layer: Any, shape: Shape) -> tuple[tuple[OpRow, ...], Shape]:
+    """((kind, signature, in shape, out shape, MACs, elements) of every primitive of one layer, output shape),
+    memoised by the layer's JSON and input shape: a search mutates one block at a time, so most layers of a
+    new candidate were seen before."""
     key = (layer.model_dump_json(), shape)
     found = _LAYER_CACHE.get(key)
     if found is None:
         if len(_LAYER_CACHE) > 50000:
             _LAYER_CACHE.clear()
-        found = _LAYER_CACHE[key] = tuple(_ops(layer, shape))
+        found = _LAYER_CACHE[key] = (tuple(_ops(layer, shape)), layer.infer(shape, "op"))
     return found
 
 
 def clear_cache() -> None:
     _LAYER_CACHE.clear()
+
+
+def _layers_with_shapes(genotype: Genotype) -> list[tuple[Any, Shape]]:
+    """(layer, input shape) of every layer, node by node, from memoised per-layer output shapes (no full
+    ``check()``: the genotype is assumed valid, as a search space's candidates are)."""
+    shapes: dict[str, Shape] = {s.name: genotype.input.shape(s.name) for s in genotype.input.streams}
+    out = []
+    for index, node in enumerate(genotype.nodes):
+        edges = genotype.node_inputs(index)
+        current = shapes[edges[0].source] if len(edges) == 1 else Genotype._fused_shape(node, [shapes[e.source] for e in edges], f"nodes[{index}]")
+        for layer in node.layers:
+            out.append((layer, current))
+            current = _walk_layer(layer, current)[1]
+        shapes[node.name] = current
+    return out
 
 
 def _ops(layer: Any, shape: Shape) -> Iterator[tuple[str, str, Shape, Shape, float, float]]:
@@ -97,17 +114,10 @@ def _ops(layer: Any, shape: Shape) -> Iterator[tuple[str, str, Shape, Shape, flo
             current = item.infer(current, "op")
 
 
-def genotype_ops(genotype: Genotype) -> list[tuple[str, str, Shape, Shape, float, float]]:
+def genotype_ops(genotype: Genotype) -> list[OpRow]:
     """Every primitive op of a genotype at its input shape, node by node (fusion and head excluded)."""
-    shapes = genotype.check()
-    out = []
-    for index, node in enumerate(genotype.nodes):
-        edges = genotype.node_inputs(index)
-        current = Genotype._fused_shape(node, [shapes[e.source] for e in edges], f"nodes[{index}]")
-        for layer in node.layers:
-            out.extend(_walk_layer(layer, current))
-            current = layer.infer(current, "op")
-    return out
+    genotype.check()
+    return [row for layer, shape in _layers_with_shapes(genotype) for row in _walk_layer(layer, shape)[0]]
 
 
 @dataclass
@@ -127,8 +137,17 @@ class LatencyPredictor:
         return math.exp(a * math.log1p(macs / 1e6) + b * math.log1p(elements / 1e3) + c)
 
     def features(self, genotype: Genotype) -> list[float]:
-        ops = genotype_ops(genotype)
-        return [sum(self.op_ms(kind, sig, macs, el) for kind, sig, _, _, macs, el in ops), float(len(ops)), 1.0]
+        total, count = 0.0, 0
+        costs = self.__dict__.setdefault("_layer_costs", {})
+        for layer, shape in _layers_with_shapes(genotype):
+            key = (layer.model_dump_json(), shape)
+            cost = costs.get(key)
+            if cost is None:
+                ops = _walk_layer(layer, shape)[0]
+                cost = costs[key] = (sum(self.op_ms(kind, sig, macs, el) for kind, sig, _, _, macs, el in ops), len(ops))
+            total += cost[0]
+            count += cost[1]
+        return [total, float(count), 1.0]
 
     def predict(self, genotype: Genotype) -> float:
         return max(1e-3, float(np.dot(self.weights, self.features(genotype))))
@@ -228,11 +247,13 @@ def calibrate(
         X = np.array([[m, e, 1.0] for m, e, _ in rows])
         y = np.array([t for _, _, t in rows])
         predictor.kind_models[kind] = np.linalg.lstsq(X, y, rcond=None)[0].tolist()
+    predictor.__dict__.pop("_layer_costs", None)  # op models just changed
     X = np.array([predictor.features(g) for g in genotypes[:samples]])
     y = np.array(measured[:samples])
     predictor.weights = np.linalg.lstsq(X / y[:, None], np.ones(len(y)), rcond=None)[0].tolist()  # relative error
     test, truth = genotypes[samples:], measured[samples:]
     clear_cache()
+    predictor.__dict__.pop("_layer_costs", None)
     started = time.perf_counter()
     predicted = [predictor.predict(g) for g in test]  # cold: none of these layers seen before
     cold_seconds = (time.perf_counter() - started) / max(1, len(test))
