@@ -82,7 +82,7 @@ def write_search_outputs(study: Any, out: str | Path, *, keep: int = 5) -> dict[
         for folder in checkpoints.iterdir():
             if folder.is_dir() and folder.name not in wanted:
                 shutil.rmtree(folder)
-    report = build_report(study, out)
+    report = build_report(study, out, trials=trials)
     return {"best": str(out / "best.json") if ok else None, "ensemble": str(ensemble) if ensemble else None, "pareto": str(pareto_dir), "report": str(report), "pareto_trials": [t.number for t in front]}
 
 
@@ -204,10 +204,11 @@ def _fmt(value: Any, digits: int = 3) -> str:
     return html.escape(str(value))
 
 
-def build_report(study: Any, out: str | Path) -> Path:
+def build_report(study: Any, out: str | Path, *, trials: list[Any] | None = None) -> Path:
+    """report.html and the PNGs of ``study`` (``trials``: the study's trials when the caller has read them)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    trials = study.trials()
+    trials = study.trials() if trials is None else trials
     config = study.config() or {}
     ok = sorted(_ok(trials), key=lambda t: (-t.fitness, t.number))
     failed = [t for t in trials if t.status in ("failed", "interrupted")]

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from vidnas.errors import GenotypeError, VidnasError
+from vidnas.genotype import Genotype
 from vidnas.search._config import SearchConfig
 from vidnas.search._constraint import Constraint
 from vidnas.search._executors import DEFAULT_EVALUATOR, make_executor
@@ -161,7 +162,7 @@ class Search:
         worker_threads = max(1, (threads or _cpu_count()) // config.workers)
         executor = make_executor(config.executor, evaluator=self.evaluator, workers=config.workers, threads=worker_threads,
                                  timeout=config.candidate_timeout, address=config.ray_address, gpus=1 if config.device.startswith("cuda") else 0)
-        running: dict[int, tuple[Any, dict[str, Any]]] = {}
+        running: dict[int, tuple[Any, dict[str, Any], Genotype]] = {}
         running_fps: dict[str, int] = {}
         durations = [t.metrics.get("wall_seconds") for t in told if t.metrics.get("wall_seconds")]
         idle = 0
@@ -189,7 +190,7 @@ class Search:
                     known.setdefault(trial.fingerprint, trial)
                     trained += 1
 
-        def tell(trial_number: int, record: TrialRecord, attrs: dict[str, Any]) -> None:
+        def tell(record: TrialRecord, attrs: dict[str, Any]) -> None:
             nonlocal told_counter
             attrs["told"] = told_counter
             told_counter += 1
@@ -221,18 +222,18 @@ class Search:
                     fingerprint = genotype.fingerprint()
                     attrs: dict[str, Any] = {"genotype": genotype.to_json(indent=None), "fingerprint": fingerprint, "origin": origin,
                                              "parent": parent, "operators": operators, "elapsed_start": round(elapsed(), 3)}
-                    study._set_attrs(trial, {**attrs, "worker": _worker()})
+                    study.set_trial_attrs(trial, {**attrs, "worker": _worker()})
                     if fingerprint in known:  # the same architecture again: reuse its result, train nothing
                         original = known[fingerprint]
                         attrs.update(duplicate_of=original.number, metrics=original.metrics, fitness=original.fitness, cost=original.attrs.get("cost"))
                         values = self._values(original.metrics, original.fitness) if original.status == "ok" else None
-                        tell(number, TrialRecord(number, genotype, "ok" if values else "failed", original.fitness, _objectives(original.metrics), original.metrics), attrs)
+                        tell(TrialRecord(number, genotype, "ok" if values else "failed", original.fitness, _objectives(original.metrics), original.metrics), attrs)
                         study.finish(trial, "duplicate", attrs, values)
                         idle += 1
                         continue
                     if fingerprint in running_fps:
                         attrs.update(duplicate_of=running_fps[fingerprint], reason="same architecture is being evaluated")
-                        tell(number, TrialRecord(number, genotype, "rejected"), attrs)
+                        tell(TrialRecord(number, genotype, "rejected"), attrs)
                         study.finish(trial, "rejected", attrs, None)
                         idle += 1
                         continue
@@ -241,14 +242,14 @@ class Search:
                             cost = constraint.cost(genotype)
                         except Exception as error:  # noqa: BLE001 - an unbuildable candidate fails, the search goes on
                             attrs.update(reason=f"cost measurement failed: {type(error).__name__}: {error}")
-                            tell(number, TrialRecord(number, genotype, "failed"), attrs)
+                            tell(TrialRecord(number, genotype, "failed"), attrs)
                             study.finish(trial, "failed", attrs, None)
                             trained += 1
                             continue
                         attrs["cost"] = cost
                         if constraint.violates(cost) and constraint.spec.mode == "reject":
                             attrs["reason"] = f"rejected before training: {constraint.describe(cost)}"
-                            tell(number, TrialRecord(number, genotype, "rejected"), attrs)
+                            tell(TrialRecord(number, genotype, "rejected"), attrs)
                             study.finish(trial, "rejected", attrs, None)
                             idle += 1
                             if progress:
@@ -262,16 +263,14 @@ class Search:
                         "latency": True,
                     }
                     executor.submit(number, payload)
-                    running[number] = (trial, attrs)
+                    running[number] = (trial, attrs, genotype)
                     running_fps[fingerprint] = number
-                    if progress:
-                        progress.update(running=len(running))
                 if not running:
                     if stopped == "budget" and idle >= MAX_IDLE_PROPOSALS:
                         stopped = "exhausted"
                     break
                 for number, result in executor.wait(timeout=0.5):
-                    trial, attrs = running.pop(number)
+                    trial, attrs, genotype = running.pop(number)
                     running_fps.pop(attrs["fingerprint"], None)
                     status = "ok" if result.get("status") == "ok" and result.get("accuracy") is not None else "failed"
                     metrics = {k: result[k] for k in KEEP_METRICS if k in result and result[k] is not None}
@@ -289,7 +288,7 @@ class Search:
                         attrs["reason"] = result.get("reason", "unknown failure")
                     if result.get("wall_seconds"):
                         durations.append(result["wall_seconds"])
-                    tell(number, TrialRecord(number, _genotype(attrs), status, fitness, _objectives(metrics), metrics), attrs)
+                    tell(TrialRecord(number, genotype, status, fitness, _objectives(metrics), metrics), attrs)
                     study.finish(trial, status, attrs, self._values(metrics, fitness) if status == "ok" else None)
                     trained += 1
                     known[attrs["fingerprint"]] = StoredTrial(number, status, None, attrs["fingerprint"], fitness, metrics, attrs)
@@ -346,12 +345,6 @@ def pareto_size(strategy: Strategy) -> int:
     return len({points[i] for i in pareto_front(points)})
 
 
-def _genotype(attrs: dict[str, Any]) -> Any:
-    from vidnas.genotype import parse_genotype
-
-    return parse_genotype(attrs["genotype"])
-
-
 def _worker() -> str:
     import os
     import socket
@@ -380,7 +373,7 @@ class _Progress:
         self.progress.start()
         self.refresh()
 
-    def update(self, rejected: int = 0, running: int | None = None) -> None:
+    def update(self, rejected: int = 0) -> None:
         self.rejected += rejected
         self.refresh()
 

@@ -101,15 +101,17 @@ class Study:
         self.study.set_user_attr(key, value)
 
     # -- trials ----------------------------------------------------------------------------------------
+    @staticmethod
+    def _stored(t: Any, status: str) -> StoredTrial:
+        attrs = dict(t.user_attrs)
+        genotype = parse_genotype(attrs["genotype"]) if attrs.get("genotype") else None
+        return StoredTrial(t.number, status, genotype, attrs.get("fingerprint"), attrs.get("fitness"), attrs.get("metrics") or {}, attrs)
+
     def trials(self) -> list[StoredTrial]:
         out = []
         for t in self.study.get_trials(deepcopy=False):
-            attrs = dict(t.user_attrs)
-            status = attrs.get("status", "running" if t.state.name == "RUNNING" else "failed")
-            if t.state.name == "RUNNING":
-                status = "running"
-            genotype = parse_genotype(attrs["genotype"]) if attrs.get("genotype") else None
-            out.append(StoredTrial(t.number, status, genotype, attrs.get("fingerprint"), attrs.get("fitness"), attrs.get("metrics") or {}, attrs))
+            status = "running" if t.state.name == "RUNNING" else t.user_attrs.get("status", "failed")
+            out.append(self._stored(t, status))
         return sorted(out, key=lambda r: r.number)
 
     def finished_since(self, seen: set[int]) -> list[StoredTrial]:
@@ -117,32 +119,18 @@ class Study:
         state = self.optuna.trial.TrialState
         out = []
         for t in self.study.get_trials(deepcopy=False, states=(state.COMPLETE, state.FAIL, state.PRUNED)):
-            if t.number in seen:
-                continue
-            attrs = dict(t.user_attrs)
-            status = attrs.get("status", "failed")
-            if status == "interrupted":
-                continue
-            genotype = parse_genotype(attrs["genotype"]) if attrs.get("genotype") else None
-            out.append(StoredTrial(t.number, status, genotype, attrs.get("fingerprint"), attrs.get("fitness"), attrs.get("metrics") or {}, attrs))
+            status = t.user_attrs.get("status", "failed")
+            if t.number not in seen and status != "interrupted":
+                out.append(self._stored(t, status))
         return sorted(out, key=lambda r: r.number)
 
-    def _frozen(self, number: int) -> Any:
-        return self.study.get_trials(deepcopy=False)[number] if number < len(self.study.get_trials(deepcopy=False)) else None
-
-    def _set_attrs(self, trial: Any, attrs: dict[str, Any]) -> None:
+    def set_trial_attrs(self, trial: Any, attrs: dict[str, Any]) -> None:
         trial_id = trial._trial_id if hasattr(trial, "_trial_id") else trial
         for key, value in attrs.items():
             self.study._storage.set_trial_user_attr(trial_id, key, value)
 
-    def start(self, attrs: dict[str, Any]) -> Any:
-        """A new RUNNING trial (numbered by the storage) with the proposal's attributes."""
-        trial = self.study.ask()
-        self._set_attrs(trial, dict(attrs, worker=f"{socket.gethostname()}:{os.getpid()}", started=time.time()))
-        return trial
-
     def finish(self, trial: Any, status: str, attrs: dict[str, Any], values: list[float] | None) -> None:
-        self._set_attrs(trial, dict(attrs, status=status, finished=time.time()))
+        self.set_trial_attrs(trial, dict(attrs, status=status, finished=time.time()))
         state = self.optuna.trial.TrialState
         if status == "rejected" or (status == "duplicate" and values is None):
             self.study.tell(trial, state=state.PRUNED)
@@ -161,10 +149,9 @@ class Study:
             owner_host, _, pid = worker.rpartition(":")
             if owner_host != host or (pid.isdigit() and _alive(int(pid))):
                 continue
-            self._set_attrs(t, {"status": "interrupted", "reason": "the search process died while this trial ran"})
+            self.set_trial_attrs(t, {"status": "interrupted", "reason": "the search process died while this trial ran"})
             self.study.tell(t.number, state=self.optuna.trial.TrialState.FAIL)
-            genotype = t.user_attrs.get("genotype")
-            out.append(StoredTrial(t.number, "interrupted", parse_genotype(genotype) if genotype else None, t.user_attrs.get("fingerprint"), None, {}, dict(t.user_attrs)))
+            out.append(self._stored(t, "interrupted"))
         return out
 
 
