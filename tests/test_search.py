@@ -370,6 +370,60 @@ def test_rerun_continues_the_study_and_refuses_other_settings(synthetic_env: Pat
     assert len(Study.load("search", str(out / "study.db")).trials()) == len(second.trials)
 
 
+def _open_study_at_the_barrier(url: str, barrier, results) -> None:  # noqa: ANN001
+    barrier.wait()
+    try:
+        Study("search", url)
+        results.put("ok")
+    except Exception as error:  # noqa: BLE001
+        results.put(repr(error))
+
+
+def test_several_processes_may_create_one_new_study_at_once(tmp_path: Path) -> None:
+    # Without the retry in open_storage, Optuna's schema set-up races (UNIQUE constraint failed:
+    # alembic_version) in about a third of rounds of four processes.
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    for round_ in range(2):
+        url = f"sqlite:///{tmp_path / f'race{round_}.db'}"
+        barrier, results = context.Barrier(4), context.Queue()
+        processes = [context.Process(target=_open_study_at_the_barrier, args=(url, barrier, results)) for _ in range(4)]
+        for process in processes:
+            process.start()
+        for process in processes:
+            process.join(120)
+        assert [results.get(timeout=5) for _ in processes] == ["ok"] * 4
+        assert len(Study.load("search", url).trials()) == 0
+
+
+def test_opening_a_storage_retries_only_the_schema_race(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import optuna
+
+    from vidnas.search._study import open_storage
+
+    real, calls = optuna.storages.RDBStorage, []
+
+    def racing_once(url: str):  # noqa: ANN202
+        calls.append(url)
+        if len(calls) == 1:
+            raise RuntimeError("(sqlite3.IntegrityError) UNIQUE constraint failed: alembic_version.version_num")
+        return real(url)
+
+    monkeypatch.setattr(optuna.storages, "RDBStorage", racing_once)
+    assert open_storage(optuna, f"sqlite:///{tmp_path / 'a.db'}") is not None and len(calls) == 2
+
+    def broken(url: str):  # noqa: ANN202
+        calls.append(url)
+        raise RuntimeError("unable to open database file")
+
+    calls.clear()
+    monkeypatch.setattr(optuna.storages, "RDBStorage", broken)
+    with pytest.raises(VidnasError, match=r"--storage sqlite:///.*b\.db: cannot open \(RuntimeError: unable to open database file\)"):
+        open_storage(optuna, f"sqlite:///{tmp_path / 'b.db'}")
+    assert len(calls) == 1
+
+
 RESUME_SCRIPT = """
 import sys
 from vidnas.search import SearchConfig, run_search

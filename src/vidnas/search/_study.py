@@ -48,16 +48,30 @@ class StoredTrial:
         return self.metrics.get("accuracy")
 
 
+def open_storage(optuna: Any, url: str, attempts: int = 6) -> Any:
+    """Open (creating its tables if needed) an Optuna RDB storage. Several processes may open a new database
+    at the same moment (workers of one study, a report read while the search starts): the loser of that race
+    sees a unique-constraint or locked-database error from the schema set-up, so it waits and tries again."""
+    for attempt in range(attempts):
+        try:
+            return optuna.storages.RDBStorage(url)
+        except Exception as error:  # noqa: BLE001 - SQLAlchemy errors vary by backend
+            text = str(error)
+            racing = "UNIQUE constraint" in text or "database is locked" in text or "already exists" in text
+            if racing and attempt + 1 < attempts:
+                time.sleep(0.1 * 2**attempt)
+                continue
+            raise VidnasError(f"--storage {url}: cannot open ({type(error).__name__}: {text.splitlines()[0]})") from None
+    raise AssertionError("unreachable")
+
+
 class Study:
     def __init__(self, name: str, storage: str, *, objectives: list[str] | None = None, multi_objective: bool = False):
         optuna = optional_import("optuna", "search studies")
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         storage = as_url(storage)
         self.optuna, self.name, self.storage_url = optuna, name, storage
-        try:
-            self.storage = optuna.storages.RDBStorage(storage)
-        except Exception as error:  # noqa: BLE001 - SQLAlchemy errors vary by backend
-            raise VidnasError(f"--storage {storage}: cannot open ({type(error).__name__}: {str(error).splitlines()[0]})") from None
+        self.storage = open_storage(optuna, storage)
         self.objectives = objectives or ["accuracy"]
         self.multi_objective = multi_objective
         dirs = directions(self.objectives) if multi_objective else ["maximize"]
@@ -72,14 +86,15 @@ class Study:
         storage = as_url(storage)
         if storage.startswith("sqlite:///") and not os.path.exists(storage[len("sqlite:///"):]):
             raise VidnasError(f"--storage {storage}: no such database file")
+        opened = open_storage(optuna, storage)
         try:
-            summaries = optuna.get_all_study_summaries(storage=storage)
+            summaries = optuna.get_all_study_summaries(storage=opened)
         except Exception as error:  # noqa: BLE001
             raise VidnasError(f"--storage {storage}: cannot open ({type(error).__name__}: {str(error).splitlines()[0]})") from None
         names = [s.study_name for s in summaries]
         if name not in names:
             raise VidnasError(f"no study {name!r} in {storage}" + (f"; it holds: {', '.join(names)}" if names else " (it holds no study)"))
-        stored = optuna.load_study(study_name=name, storage=storage)
+        stored = optuna.load_study(study_name=name, storage=opened)
         config = json.loads(stored.user_attrs.get("vidnas.config", "{}"))
         return cls(name, storage, objectives=config.get("objectives"), multi_objective=len(stored.directions) > 1)
 
