@@ -504,10 +504,17 @@ def test_latency_predictor_ops_match_exact_macs_and_save_load(tmp_path: Path) ->
     ops = genotype_ops(genotype)
     conv_macs = sum(macs for kind, *_rest, macs, _ in ops if kind.startswith("conv") or kind == "se")
     assert abs(conv_macs - (total - head)) / total < 0.02
-    predictor = calibrate(space, samples=6, held_out=4, runs=2, threads=1)
+    predictor = calibrate(space, samples=6, held_out=4, op_samples=10, runs=2, rounds=2, threads=1)
     report = predictor.report
-    assert report["held_out_architectures"] == 4 and report["ops_measured"] > 10
-    assert -1.0 <= report["spearman"] <= 1.0 and report["mape"] >= 0
+    assert report["held_out_architectures"] == 4 and report["op_architectures"] == 10
+    rng = random.Random(0)
+    sampled = [space.sample(rng) for _ in range(10)]
+    calibration_ops = {row[1] for g in sampled[:6] for row in genotype_ops(g)}
+    assert calibration_ops <= set(predictor.table) and len(predictor.table) == report["ops_measured"] > len(calibration_ops)
+    held_out_ops = [row[1] for g in sampled[6:] for row in genotype_ops(g)]
+    assert report["held_out_ops_in_table"] == pytest.approx(sum(s in predictor.table for s in held_out_ops) / len(held_out_ops), abs=1e-3)
+    assert -1.0 <= report["spearman"] <= 1.0 and report["mape"] >= 0 and report["measurement_noise"] >= 0
+    assert all(v > 0 for v in predictor.table.values())
     predictor.save(tmp_path / "p.json")
     loaded = LatencyPredictor.load(tmp_path / "p.json")
     assert loaded.predict(genotype) == pytest.approx(predictor.predict(genotype))

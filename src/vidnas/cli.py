@@ -648,11 +648,13 @@ app.add_typer(latency_app, name="latency")
 def latency_calibrate(
     space: str = typer.Option("tvn", "--space", help="Search space whose architectures the predictor serves."),
     preset: str = typer.Option("proxy", "--space-preset"),
-    samples: int = typer.Option(60, "--samples", min=4, help="Calibration architectures (their ops fill the lookup table)."),
+    samples: int = typer.Option(60, "--samples", min=4, help="Calibration architectures, measured whole (the regression's data)."),
+    op_samples: int = typer.Option(500, "--op-samples", min=0, help="Architectures whose ops are timed one by one into the lookup table."),
     held_out: int = typer.Option(20, "--held-out", min=3, help="Held-out architectures to score the predictor on."),
     device: str = typer.Option("cpu", "--device"),
     threads: Optional[int] = typer.Option(None, "--threads"),
-    runs: int = typer.Option(7, "--runs", min=1),
+    runs: int = typer.Option(7, "--runs", min=1, help="Timed runs per measurement."),
+    rounds: int = typer.Option(3, "--rounds", min=1, help="Passes over the architectures, interleaved with the op timings (median taken)."),
     seed: int = typer.Option(0, "--seed"),
     out: str = typer.Option("latency-predictor.json", "--out", help="Where to save the predictor (JSON)."),
 ) -> None:
@@ -672,17 +674,20 @@ def latency_calibrate(
                 tasks[kind] = progress.add_task(f"measuring {kind}", total=total)
             progress.update(tasks[kind], completed=done)
 
-        predictor = calibrate(make_space(space, preset=preset), samples=samples, held_out=held_out, device=device, threads=threads, runs=runs, seed=seed, progress=update)
+        predictor = calibrate(make_space(space, preset=preset), samples=samples, held_out=held_out, op_samples=op_samples, device=device,
+                              threads=threads, runs=runs, rounds=rounds, seed=seed, progress=update)
     predictor.save(out)
     r = predictor.report
     table = Table(title=f"latency predictor for {space} on {device}" + (f", {threads} threads" if threads else ""))
     table.add_column("measure")
     table.add_column("value", justify="right")
-    for key, label in (("held_out_architectures", "held-out architectures"), ("ops_measured", "ops in the lookup table"), ("spearman", "Spearman"),
-                       ("mape", "MAPE"), ("measure_ms_per_architecture", "measuring (ms / architecture)"), ("predict_ms_per_architecture", "predicting, cold (ms)"),
+    for key, label in (("held_out_architectures", "held-out architectures"), ("ops_measured", "ops in the lookup table"),
+                       ("held_out_ops_in_table", "held-out ops found in the table"), ("spearman", "Spearman"), ("mape", "MAPE"),
+                       ("measurement_noise", "pass-to-pass measurement noise"), ("measure_ms_per_architecture", "measuring (ms / architecture)"), ("predict_ms_per_architecture", "predicting, cold (ms)"),
                        ("predict_ms_per_architecture_warm", "predicting, memoised layers (ms)"), ("speedup", "speed-up, cold"), ("speedup_warm", "speed-up, memoised")):
         value = r.get(key)
-        table.add_row(label, f"{value:.1%}" if key == "mape" else str(value))
+        percent = key in ("mape", "measurement_noise", "held_out_ops_in_table") and value is not None
+        table.add_row(label, f"{value:.1%}" if percent else str(value))
     console.print(table)
     console.print(f"saved {out}", highlight=False)
 

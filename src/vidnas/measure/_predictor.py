@@ -54,21 +54,46 @@ OpRow = tuple[str, str, Shape, Shape, float, float]
 _LAYER_CACHE: dict[tuple[str, Shape], tuple[tuple[OpRow, ...], Shape]] = {}
 
 
+_JSON_CACHE: dict[Any, str] = {}
+
+
+def _layer_key(layer: Any) -> Any:
+    """A dictionary key equal for equal layers: the (frozen, value-hashed) record itself, or its JSON where a
+    field holds a list (branches)."""
+    try:
+        hash(layer)
+        return layer
+    except TypeError:
+        return layer.model_dump_json()
+
+
+def _json(spec: Any) -> str:
+    found = _JSON_CACHE.get(spec)
+    if found is None:
+        if len(_JSON_CACHE) > 50000:
+            _JSON_CACHE.clear()
+        found = _JSON_CACHE[spec] = spec.model_dump_json()
+    return found
+
+
 def _walk_layer(layer: Any, shape: Shape) -> tuple[tuple[OpRow, ...], Shape]:
     """((kind, signature, in shape, out shape, MACs, elements) of every primitive of one layer, output shape),
-    memoised by the layer's JSON and input shape: a search mutates one block at a time, so most layers of a
-    new candidate were seen before."""
-    key = (layer.model_dump_json(), shape)
+    memoised by the layer and its input shape: a search mutates one block at a time, so most layers of a new
+    candidate were seen before."""
+    key = (_layer_key(layer), shape)
     found = _LAYER_CACHE.get(key)
     if found is None:
         if len(_LAYER_CACHE) > 50000:
             _LAYER_CACHE.clear()
-        found = _LAYER_CACHE[key] = (tuple(_ops(layer, shape)), layer.infer(shape, "op"))
+        rows: list[OpRow] = []
+        out = _ops(layer, shape, rows)
+        found = _LAYER_CACHE[key] = (tuple(rows), out)
     return found
 
 
 def clear_cache() -> None:
     _LAYER_CACHE.clear()
+    _JSON_CACHE.clear()
 
 
 def _layers_with_shapes(genotype: Genotype) -> list[tuple[Any, Shape]]:
@@ -86,32 +111,36 @@ def _layers_with_shapes(genotype: Genotype) -> list[tuple[Any, Shape]]:
     return out
 
 
-def _ops(layer: Any, shape: Shape) -> Iterator[tuple[str, str, Shape, Shape, float, float]]:
+def _ops(layer: Any, shape: Shape, rows: list[OpRow]) -> Shape:
+    """Append the primitive ops of ``layer`` at input ``shape`` to ``rows``; return its output shape (each
+    sub-layer's shape is inferred once)."""
     if isinstance(layer, L.PRIMITIVES):
         out = layer.infer(shape, "op")
         macs, elements = _macs_and_elements(layer, shape, out)
-        signature = f"{layer.model_dump_json()}@{shape.channels}x{shape.frames}x{shape.height}x{shape.width}"
-        yield _kind(layer), signature, shape, out, macs, elements
-    elif isinstance(layer, L.Residual):
+        signature = f"{_json(layer)}@{shape.channels}x{shape.frames}x{shape.height}x{shape.width}"
+        rows.append((_kind(layer), signature, shape, out, macs, elements))
+        return out
+    if isinstance(layer, L.Residual):
         current = shape
         for item in layer.body:
-            yield from _ops(item, current)
-            current = item.infer(current, "op")
+            current = _ops(item, current, rows)
         if layer.shortcut_kind(shape, current) != "identity":
             stride = tuple(max(1, round(a / b)) for a, b in ((shape.frames, current.frames), (shape.height, current.height), (shape.width, current.width)))
-            yield from _ops(L.Conv(out=current.channels, stride=stride), shape)
-        yield from _ops(L.Act(fn=layer.act or "identity"), current)
-    elif isinstance(layer, L.Branches):
+            _ops(L.Conv(out=current.channels, stride=stride), shape, rows)
+        _ops(L.Act(fn=layer.act or "identity"), current, rows)
+        return current
+    if isinstance(layer, L.Branches):
+        outs = []
         for branch in layer.branches:
             current = shape
             for item in branch:
-                yield from _ops(item, current)
-                current = item.infer(current, "op")
-    else:  # family block
-        current = shape
-        for item in layer.expansion(shape):
-            yield from _ops(item, current)
-            current = item.infer(current, "op")
+                current = _ops(item, current, rows)
+            outs.append(current)
+        return outs[0].with_channels(sum(o.channels for o in outs) if layer.merge == "concat" else outs[0].channels)
+    current = shape  # family block
+    for item in layer.expansion(shape):
+        current = _ops(item, current, rows)
+    return current
 
 
 def genotype_ops(genotype: Genotype) -> list[OpRow]:
@@ -140,7 +169,7 @@ class LatencyPredictor:
         total, count = 0.0, 0
         costs = self.__dict__.setdefault("_layer_costs", {})
         for layer, shape in _layers_with_shapes(genotype):
-            key = (layer.model_dump_json(), shape)
+            key = (_layer_key(layer), shape)
             cost = costs.get(key)
             if cost is None:
                 ops = _walk_layer(layer, shape)[0]
@@ -200,44 +229,63 @@ def calibrate(
     *,
     samples: int = 60,
     held_out: int = 20,
+    op_samples: int = 500,
     device: str = "cpu",
     threads: int | None = None,
     runs: int = 7,
+    rounds: int = 3,
     seed: int = 0,
     progress: Any = None,
 ) -> LatencyPredictor:
-    """Measure ``samples`` + ``held_out`` sampled architectures of ``space`` and every op of the calibration
-    ones; fit the predictor and report its accuracy on the held-out architectures (Spearman, MAPE) and its
-    speed against measuring."""
+    """Fit a latency predictor for ``space`` on this device and score it on held-out architectures.
+
+    ``samples`` + ``held_out`` sampled architectures are measured whole (``rounds`` passes of ``runs`` timed
+    runs each, the median of the pass medians); the ops of ``op_samples`` sampled architectures (the
+    calibration ones first) are timed one by one into the lookup table. The op timings are interleaved with
+    the architecture passes so that a slow drift of the machine's speed (frequency, neighbours on a shared
+    host) affects both alike. Reports Spearman and MAPE on the held-out architectures and the speed of a
+    prediction against measuring an architecture as the search does (build + 3 warm-up + 10 timed runs)."""
     import random
+
+    from pydantic import TypeAdapter
 
     from vidnas.build import build_model
     from vidnas.measure._timing import measure_latency
 
+    if samples < 2 or held_out < 0 or op_samples < 0 or runs < 1 or rounds < 1:
+        raise ValueError("calibrate: samples >= 2, held_out >= 0, op_samples >= 0, runs >= 1 and rounds >= 1 are required")
     rng = random.Random(seed)
     genotypes = [space.sample(rng) for _ in range(samples + held_out)]
-    measured, measure_seconds = [], []
-    for i, genotype in enumerate(genotypes):
-        started = time.perf_counter()
-        model = build_model(genotype, seed=0)
-        measured.append(measure_latency(model, model.example_input(1), device=device, threads=threads, warmup=2, runs=runs).median_ms)
-        measure_seconds.append(time.perf_counter() - started)
-        if progress:
-            progress("architectures", i + 1, len(genotypes))
-    predictor = LatencyPredictor(device=device, threads=threads, space=getattr(space, "name", None))
-    unique: dict[str, tuple[str, Any, Shape, float, float]] = {}
-    from pydantic import TypeAdapter
-
+    op_genotypes = genotypes[:samples] + [space.sample(rng) for _ in range(max(0, op_samples - samples))]
     adapter = TypeAdapter(L.Layer)
-    for genotype in genotypes[:samples]:
+    unique: dict[str, tuple[str, Any, Shape, float, float]] = {}
+    for genotype in op_genotypes:
         for kind, signature, shape, _, macs, elements in genotype_ops(genotype):
             if signature not in unique:
-                spec = adapter.validate_json(signature.rsplit("@", 1)[0])
-                unique[signature] = (kind, spec, shape, macs, elements)
-    for i, (signature, (kind, spec, shape, _, _)) in enumerate(unique.items()):
-        predictor.table[signature] = _time_op((kind, spec, shape), device, threads, runs)
-        if progress:
-            progress("ops", i + 1, len(unique))
+                unique[signature] = (kind, adapter.validate_json(signature.rsplit("@", 1)[0]), shape, macs, elements)
+    signatures = list(unique)
+    chunks = [signatures[i::max(1, rounds - 1)] for i in range(max(1, rounds - 1))] if rounds > 1 else [signatures]
+    predictor = LatencyPredictor(device=device, threads=threads, space=getattr(space, "name", None))
+
+    models = [build_model(g, seed=0) for g in genotypes]
+    passes: list[list[float]] = [[] for _ in genotypes]
+    done_ops = 0
+    for round_ in range(rounds):
+        for i, model in enumerate(models):
+            passes[i].append(measure_latency(model, model.example_input(1), device=device, threads=threads, warmup=2, runs=runs).median_ms)
+            if progress:
+                progress("architectures", round_ * len(models) + i + 1, rounds * len(models))
+        for signature in chunks[round_] if round_ < len(chunks) else []:
+            kind, spec, shape, _, _ = unique[signature]
+            predictor.table[signature] = _time_op((kind, spec, shape), device, threads, runs)
+            done_ops += 1
+            if progress:
+                progress("ops", done_ops, len(signatures))
+    measured = [statistics.median(p) for p in passes]
+    # How much one pass differs from the median of all passes: the floor under any predictor's MAPE here.
+    noise = float(np.mean([abs(x - m) / m for p, m in zip(passes, measured) for x in p])) if rounds > 1 else None
+    del models
+
     by_kind: dict[str, list[tuple[float, float, float]]] = {}
     for signature, (kind, _, _, macs, elements) in unique.items():
         row = (math.log1p(macs / 1e6), math.log1p(elements / 1e3), math.log(max(predictor.table[signature], 1e-4)))
@@ -251,25 +299,37 @@ def calibrate(
     X = np.array([predictor.features(g) for g in genotypes[:samples]])
     y = np.array(measured[:samples])
     predictor.weights = np.linalg.lstsq(X / y[:, None], np.ones(len(y)), rcond=None)[0].tolist()  # relative error
+
     test, truth = genotypes[samples:], measured[samples:]
+    measure_seconds = []
+    for genotype in test[: min(len(test), 10)] or genotypes[:1]:  # what the search pays to measure a candidate
+        started = time.perf_counter()
+        model = build_model(genotype, seed=0)
+        measure_latency(model, model.example_input(1), device=device, threads=threads, warmup=3, runs=10)
+        measure_seconds.append(time.perf_counter() - started)
     clear_cache()
     predictor.__dict__.pop("_layer_costs", None)
     started = time.perf_counter()
-    predicted = [predictor.predict(g) for g in test]  # cold: none of these layers seen before
+    predicted = [predictor.predict(g) for g in test]  # cold: no layer memoised
     cold_seconds = (time.perf_counter() - started) / max(1, len(test))
     started = time.perf_counter()
-    again = [predictor.predict(g) for g in test]  # warm: layers memoised (a search re-predicting mutants)
+    again = [predictor.predict(g) for g in test]  # memoised layers, as for a search's mutants
     warm_seconds = (time.perf_counter() - started) / max(1, len(test))
     assert again == predicted
+    test_rows = [row for g in test for row in genotype_ops(g)]
     mape = float(np.mean([abs(p - t) / t for p, t in zip(predicted, truth)])) if truth else float("nan")
+    measure_s = statistics.median(measure_seconds)
     predictor.report = {
-        "calibration_architectures": samples, "held_out_architectures": len(test), "ops_measured": len(unique),
+        "calibration_architectures": samples, "held_out_architectures": len(test), "op_architectures": len(op_genotypes),
+        "ops_measured": len(unique), "rounds": rounds, "runs": runs,
+        "held_out_ops_in_table": round(sum(r[1] in predictor.table for r in test_rows) / max(1, len(test_rows)), 3),
         "spearman": round(spearman(predicted, truth), 4) if len(truth) > 2 else None, "mape": round(mape, 4),
-        "measure_ms_per_architecture": round(1000 * statistics.median(measure_seconds), 2),
+        "measurement_noise": None if noise is None else round(noise, 4),
+        "measure_ms_per_architecture": round(1000 * measure_s, 2),
         "predict_ms_per_architecture": round(1000 * cold_seconds, 4),
         "predict_ms_per_architecture_warm": round(1000 * warm_seconds, 4),
-        "speedup": round(statistics.median(measure_seconds) / max(cold_seconds, 1e-9), 1),
-        "speedup_warm": round(statistics.median(measure_seconds) / max(warm_seconds, 1e-9), 1),
+        "speedup": round(measure_s / max(cold_seconds, 1e-9), 1),
+        "speedup_warm": round(measure_s / max(warm_seconds, 1e-9), 1),
         "held_out": [{"measured_ms": round(t, 3), "predicted_ms": round(p, 3)} for t, p in zip(truth, predicted)],
     }
     return predictor
