@@ -473,6 +473,35 @@ def test_local_pool_survives_a_crashed_worker(synthetic_env: Path, monkeypatch: 
     assert by_number[0].status == by_number[2].status == "ok"
 
 
+def test_local_workers_are_pinned_one_per_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    from vidnas.search._executors import LocalExecutor, default_workers, worker_devices
+
+    assert worker_devices("cuda", 3, cuda_count=2) == ["cuda:0", "cuda:1", "cuda:0"]
+    assert worker_devices("cuda", 2, cuda_count=1) == [None, None]  # one GPU: shared, not pinned
+    assert worker_devices("cuda:1", 2, cuda_count=4) == [None, None]  # an explicit GPU is shared by every worker
+    assert worker_devices("cpu", 2, cuda_count=4) == [None, None]
+    assert default_workers("cpu", "local") == 1 and default_workers("cuda", "inprocess") == 1
+    # A pool pinned to two (pretend) GPUs: each worker process rewrites a "cuda" payload to its own device.
+    monkeypatch.setenv("VIDNAS_SYNTHETIC_FAULTS", "sleep:1.0")
+    executor = LocalExecutor(SYNTHETIC, workers=2, threads=1, devices=["cuda:0", "cuda:1"])
+    genotype = make_space("tvn").sample(random.Random(0)).model_dump(mode="json")
+    try:
+        for key in range(4):
+            executor.submit(key, {"genotype": genotype, "device": "cuda"})
+        results: dict[int, dict] = {}
+        deadline = time.time() + 120
+        while len(results) < 4 and time.time() < deadline:
+            results.update(executor.wait(1.0))
+    finally:
+        executor.shutdown()
+    assert len(results) == 4 and all(r["status"] == "ok" for r in results.values())
+    by_pid: dict[int, set] = {}
+    for r in results.values():
+        by_pid.setdefault(r["worker_pid"], set()).add(r["device"])
+    assert sorted(d for devices in by_pid.values() for d in devices) and all(len(d) == 1 for d in by_pid.values())
+    assert set().union(*by_pid.values()) == {"cuda:0", "cuda:1"}
+
+
 def test_ray_executor_runs_a_two_trial_search(synthetic_env: Path) -> None:
     pytest.importorskip("ray")
     result = run_search(_config(trials=2, executor="ray", workers=2, threads=2), synthetic_env / "out", evaluator=SYNTHETIC, progress=False)

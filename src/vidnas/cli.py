@@ -581,6 +581,7 @@ def search(
     """Search for an architecture. With no arguments: the TVN space, constrained evolution under a CPU latency
     limit, about 10 minutes on the built-in data set; the report goes to vidnas-search/report.html."""
     from vidnas.search import ConstraintSpec, SearchConfig, parse_budget, run_search
+    from vidnas.search._executors import default_workers
     from vidnas.train import Recipe
 
     trials, seconds = parse_budget(budget)
@@ -605,7 +606,7 @@ def search(
     config = SearchConfig(
         space=space, space_preset=preset, space_options=_options(space_option, "--space-option"), strategy=strategy, strategy_options=strategy_options,
         trials=trials, seconds=seconds, constraint=constraint, objectives=objective_list, recipe=recipe, data=data, val=val, classes=classes,
-        device=device, threads=threads, workers=workers or 1, executor=executor, ray_address=address, seed=seed, candidate_timeout=timeout,
+        device=device, threads=threads, workers=workers or default_workers(device, executor), executor=executor, ray_address=address, seed=seed, candidate_timeout=timeout,
         supernet_steps=supernet_steps,
     )
     result = run_search(config, out, study=study, storage=storage)

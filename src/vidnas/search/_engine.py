@@ -161,7 +161,8 @@ class Search:
         threads = config.threads
         worker_threads = max(1, (threads or _cpu_count()) // config.workers)
         executor = make_executor(config.executor, evaluator=self.evaluator, workers=config.workers, threads=worker_threads,
-                                 timeout=config.candidate_timeout, address=config.ray_address, gpus=1 if config.device.startswith("cuda") else 0)
+                                 timeout=config.candidate_timeout, address=config.ray_address, gpus=1 if config.device.startswith("cuda") else 0,
+                                 device=config.device)
         running: dict[int, tuple[Any, dict[str, Any], Genotype]] = {}
         running_fps: dict[str, int] = {}
         durations = [t.metrics.get("wall_seconds") for t in told if t.metrics.get("wall_seconds")]

@@ -22,16 +22,59 @@ def _resolve(path: str) -> Any:
     return getattr(importlib.import_module(module), name)
 
 
+_PINNED_DEVICE: str | None = None  # the GPU this local worker process owns, when the pool spreads over several
+
+
 def run_payload(evaluator: str, payload: str) -> str:
-    """Worker entry point: evaluate one JSON payload, answer JSON (also used by Ray tasks)."""
-    return json.dumps(_resolve(evaluator)(json.loads(payload)))
+    """Worker entry point: evaluate one JSON payload, answer JSON (also used by Ray tasks). A payload for
+    ``cuda`` runs on the worker's own GPU when the pool pinned one."""
+    data = json.loads(payload)
+    if _PINNED_DEVICE is not None and data.get("device") == "cuda":
+        data["device"] = _PINNED_DEVICE
+    return json.dumps(_resolve(evaluator)(data))
 
 
-def _init_worker(threads: int | None) -> None:
+def _cuda_count() -> int:
+    try:
+        import torch
+
+        return torch.cuda.device_count() if torch.cuda.is_available() else 0
+    except Exception:  # noqa: BLE001 - no usable CUDA is zero GPUs
+        return 0
+
+
+def default_workers(device: str, executor: str) -> int:
+    """One local worker per device: per visible GPU for ``--device cuda``, else one."""
+    return max(1, _cuda_count()) if executor == "local" and device == "cuda" else 1
+
+
+def worker_devices(device: str, workers: int, cuda_count: int | None = None) -> list[str | None]:
+    """The device each local worker is pinned to: ``cuda`` (no index) with several GPUs visible spreads the
+    workers round-robin over them (cuda:0, cuda:1, …); otherwise workers are not pinned (None) and share
+    ``device``."""
+    count = _cuda_count() if cuda_count is None and device == "cuda" else (cuda_count or 0)
+    if device == "cuda" and count > 1:
+        return [f"cuda:{i % count}" for i in range(workers)]
+    return [None] * workers
+
+
+def _init_worker(threads: int | None, devices: Any = None) -> None:
+    global _PINNED_DEVICE
     if threads:
         import torch
 
         torch.set_num_threads(threads)
+    if devices is not None:
+        import queue
+
+        try:
+            _PINNED_DEVICE = devices.get(timeout=5)
+        except queue.Empty:  # more processes than devices handed out: share the default one
+            _PINNED_DEVICE = None
+        if _PINNED_DEVICE and _cuda_count():
+            import torch
+
+            torch.cuda.set_device(_PINNED_DEVICE)
 
 
 class Executor:
@@ -79,17 +122,25 @@ class LocalExecutor(Executor):
     that was running is retried once; one that breaks the pool a second time is recorded as failed. A candidate
     running past ``timeout`` seconds is failed at once (the pool is rebuilt, the others resubmitted)."""
 
-    def __init__(self, evaluator: str = DEFAULT_EVALUATOR, workers: int = 1, threads: int | None = None, timeout: float | None = None):
+    def __init__(self, evaluator: str = DEFAULT_EVALUATOR, workers: int = 1, threads: int | None = None, timeout: float | None = None,
+                 devices: list[str | None] | None = None):
         super().__init__(evaluator, workers)
         self.threads, self.timeout = threads, timeout
+        self.devices = devices if devices and any(devices) else None
         self.pool: concurrent.futures.ProcessPoolExecutor | None = None
         self.running: dict[int, tuple[concurrent.futures.Future, dict[str, Any], float]] = {}
         self.crashes: dict[int, int] = {}
 
     def _pool(self) -> concurrent.futures.ProcessPoolExecutor:
         if self.pool is None:
+            context = multiprocessing.get_context("spawn")
+            devices = None
+            if self.devices:  # each new worker process takes one device from the queue (a rebuilt pool refills it)
+                devices = context.Queue()
+                for device in self.devices:
+                    devices.put(device)
             self.pool = concurrent.futures.ProcessPoolExecutor(
-                max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker, initargs=(self.threads,)
+                max_workers=self.workers, mp_context=context, initializer=_init_worker, initargs=(self.threads, devices)
             )
         return self.pool
 
@@ -196,11 +247,11 @@ class RayExecutor(Executor):
 
 
 def make_executor(kind: str, *, evaluator: str = DEFAULT_EVALUATOR, workers: int = 1, threads: int | None = None,
-                  timeout: float | None = None, address: str | None = None, gpus: float = 0) -> Executor:
+                  timeout: float | None = None, address: str | None = None, gpus: float = 0, device: str = "cpu") -> Executor:
     if kind == "inprocess":
         return InProcessExecutor(evaluator)
     if kind == "local":
-        return LocalExecutor(evaluator, workers, threads=threads, timeout=timeout)
+        return LocalExecutor(evaluator, workers, threads=threads, timeout=timeout, devices=worker_devices(device, workers))
     if kind == "ray":
         return RayExecutor(evaluator, workers, address=address, cpus=max(1, threads or 1), gpus=gpus)
     from vidnas.errors import VidnasError

@@ -62,4 +62,5 @@ def evaluate(payload: dict[str, Any]) -> dict[str, Any]:
     if fault == "nan":
         return {"status": "ok", "accuracy": float("nan"), "top1": float("nan"), "wall_seconds": time.perf_counter() - started}
     return {"status": "ok", "accuracy": accuracy, "top1": accuracy, "latency_ms": macs / 1e6, "macs": macs,
-            "params": count_parameters(model).total, "peak_memory_mb": macs / 1e7, "wall_seconds": round(time.perf_counter() - started, 4)}
+            "params": count_parameters(model).total, "peak_memory_mb": macs / 1e7, "wall_seconds": round(time.perf_counter() - started, 4),
+            "device": payload.get("device", "cpu"), "worker_pid": os.getpid()}
