@@ -6,6 +6,7 @@ import json
 import math
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -463,6 +464,29 @@ def test_search_killed_with_sigkill_resumes_without_losing_trials(synthetic_env:
     redone = [t for t in after if t.attrs.get("origin") == "requeue"]
     assert len(redone) == len(interrupted) <= 1
     assert (out / "report.html").is_file()
+
+
+def test_running_trials_of_a_machine_that_stopped_beating_are_redone(synthetic_env: Path) -> None:
+    import socket
+
+    out = synthetic_env / "out"
+    run_search(_config(trials=2), out, evaluator=SYNTHETIC, progress=False)
+    study = Study.load("search", str(out / "study.db"))
+    me = f"{socket.gethostname()}:{os.getpid()}"
+    assert time.time() - study.last_beat(me) < 60  # the search beat its heartbeat
+    genotype = study.trials()[0].genotype
+    # Two trials left RUNNING by searches on other machines: one still beating, one silent for ten minutes.
+    for worker, beat in (("alive-host:11", time.time()), ("dead-host:12", time.time() - 600)):
+        trial = study.study.ask()
+        study.set_trial_attrs(trial, {"genotype": genotype.to_json(indent=None), "fingerprint": genotype.fingerprint(), "origin": "random", "worker": worker})
+        study.study.set_user_attr(f"vidnas.heartbeat.{worker}", beat)
+    result = run_search(_config(trials=3), out, evaluator=SYNTHETIC, progress=False)
+    by_worker = {t.attrs.get("worker"): t for t in result.trials}
+    assert by_worker["dead-host:12"].status == "interrupted"
+    assert re.search(r"dead-host:12\) sent no heartbeat for 6\d\d s", by_worker["dead-host:12"].attrs["reason"])
+    assert by_worker["alive-host:11"].status == "running"  # left to its own machine
+    redone = [t for t in result.trials if t.attrs.get("origin") == "requeue"]
+    assert len(redone) == 1 and redone[0].fingerprint == genotype.fingerprint()
 
 
 def test_local_pool_survives_a_crashed_worker(synthetic_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:

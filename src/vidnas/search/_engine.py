@@ -10,6 +10,7 @@ import json
 import math
 import random
 import statistics
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,8 @@ from vidnas.spaces import SearchSpace, make_space
 from vidnas.strategies import Strategy, TrialRecord, make_strategy
 
 MAX_IDLE_PROPOSALS = 200
+HEARTBEAT_SECONDS = 30.0  # how often a search process records that it is alive
+STALE_AFTER_SECONDS = 300.0  # another machine's running trial is redone after this long without its heartbeat
 SEARCH_DATA = dict(classes=4, task="motions", train_per_class=64, val_per_class=32, size=32, frames=16)
 """The built-in data set as search uses it without --data: the four forward motions (move, zoom, rotate, fade)
 at 32², so that seconds of proxy training can separate candidates on two CPU cores."""  # consecutive rejected / duplicate proposals before the search gives up
@@ -110,8 +113,9 @@ KEEP_METRICS = ("accuracy", "top1", "top5", "map", "val_loss", "train_loss", "tr
 
 class Search:
     def __init__(self, config: SearchConfig, out: str | Path, *, study: str = "search", storage: str | None = None,
-                 evaluator: str = DEFAULT_EVALUATOR, progress: bool = True, console: Any = None):
+                 evaluator: str = DEFAULT_EVALUATOR, progress: bool = True, console: Any = None, stale_after: float = STALE_AFTER_SECONDS):
         self.config, self.out = config, Path(out)
+        self.stale_after = stale_after
         self.out.mkdir(parents=True, exist_ok=True)
         self.study_name = study
         self.storage = storage or f"sqlite:///{(self.out / 'study.db').resolve()}"
@@ -140,7 +144,8 @@ class Search:
             raise VidnasError(f"study {self.study_name!r} in {self.storage} was started with other settings ({', '.join(changed)}); "
                               "use another --study or the original settings")
         constraint = Constraint(config.constraint, device=config.device, threads=config.threads) if config.constraint else None
-        requeue = [t.genotype for t in study.mark_interrupted() if t.genotype is not None]
+        requeue = [t.genotype for t in study.mark_interrupted(self.stale_after) if t.genotype is not None]
+        heartbeat = _Heartbeat(study, _worker(), min(HEARTBEAT_SECONDS, self.stale_after / 4))
         history = study.trials()
         told = sorted((t for t in history if t.status in ("ok", "failed", "rejected", "duplicate") and t.genotype is not None), key=lambda t: (t.attrs.get("told", t.number), t.number))
         for trial in told:
@@ -204,6 +209,8 @@ class Search:
                         stopped = "exhausted"
                         break
                     sync()
+                    if heartbeat.due_check():  # candidates of machines that stopped beating are redone here
+                        requeue += [t.genotype for t in study.mark_interrupted(self.stale_after) if t.genotype is not None]
                     if not budget_left():
                         break
                     trial = study.study.ask()
@@ -301,6 +308,7 @@ class Search:
             self.log("interrupted: finished trials are stored; rerun the same command to continue")
             raise
         finally:
+            heartbeat.stop()
             executor.shutdown()
             study.set_elapsed(elapsed())
             if progress:
@@ -344,6 +352,39 @@ def pareto_size(strategy: Strategy) -> int:
 
     points = [(-r.objectives["accuracy"], r.objectives.get("latency_ms", 0.0)) for r in strategy.records if r.status == "ok" and "accuracy" in r.objectives]
     return len({points[i] for i in pareto_front(points)})
+
+
+class _Heartbeat:
+    """A daemon thread that beats the study's heartbeat for this process every ``interval`` seconds, so that
+    other machines sharing the study can tell its running trials from those of a machine that died."""
+
+    def __init__(self, study: Study, worker: str, interval: float):
+        self.study, self.worker, self.interval = study, worker, interval
+        self.stopping = threading.Event()
+        self.last_check = time.monotonic()
+        self._beat()
+        self.thread = threading.Thread(target=self._run, name="vidnas-heartbeat", daemon=True)
+        self.thread.start()
+
+    def _beat(self) -> None:
+        try:
+            self.study.beat(self.worker)
+        except Exception:  # noqa: BLE001 - a busy database: the next beat retries
+            pass
+
+    def _run(self) -> None:
+        while not self.stopping.wait(self.interval):
+            self._beat()
+
+    def due_check(self) -> bool:
+        if time.monotonic() - self.last_check < self.interval:
+            return False
+        self.last_check = time.monotonic()
+        return True
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.thread.join(timeout=5)
 
 
 def _worker() -> str:

@@ -154,17 +154,39 @@ class Study:
         else:
             self.study.tell(trial, values=values if self.multi_objective else values[:1])
 
-    def mark_interrupted(self) -> list[StoredTrial]:
-        """RUNNING trials left by a dead search process on this host become failed ('interrupted') and are
-        returned for re-evaluation; trials of live processes or other hosts are left alone."""
+    # -- liveness --------------------------------------------------------------------------------------
+    def beat(self, worker: str) -> None:
+        """Record that the search process ``worker`` (host:pid) is alive (its wall-clock time)."""
+        self.study.set_user_attr(f"vidnas.heartbeat.{worker}", round(time.time(), 1))
+
+    def last_beat(self, worker: str) -> float | None:
+        value = self.optuna.load_study(study_name=self.name, storage=self.storage).user_attrs.get(f"vidnas.heartbeat.{worker}")
+        return float(value) if value is not None else None
+
+    def mark_interrupted(self, stale_after: float = 300.0) -> list[StoredTrial]:
+        """RUNNING trials whose search process is gone become failed ('interrupted') and are returned for
+        re-evaluation. On this host a process is gone when its pid is dead; a process on another machine when
+        it has not beaten its heartbeat (``beat``) for ``stale_after`` seconds (clocks of the machines are
+        assumed to agree to well within that). Trials of live processes are left alone."""
         host = socket.gethostname()
+        now = time.time()
+        beats = self.optuna.load_study(study_name=self.name, storage=self.storage).user_attrs
         out = []
         for t in self.study.get_trials(deepcopy=False, states=(self.optuna.trial.TrialState.RUNNING,)):
             worker = str(t.user_attrs.get("worker", ""))
             owner_host, _, pid = worker.rpartition(":")
-            if owner_host != host or (pid.isdigit() and _alive(int(pid))):
-                continue
-            self.set_trial_attrs(t, {"status": "interrupted", "reason": "the search process died while this trial ran"})
+            if owner_host == host:
+                if pid.isdigit() and _alive(int(pid)):
+                    continue
+                reason = "the search process died while this trial ran"
+            else:
+                last = beats.get(f"vidnas.heartbeat.{worker}")
+                if last is None and t.datetime_start is not None:
+                    last = t.datetime_start.timestamp()
+                if last is None or now - float(last) < stale_after:
+                    continue
+                reason = f"its search process ({worker}) sent no heartbeat for {now - float(last):.0f} s"
+            self.set_trial_attrs(t, {"status": "interrupted", "reason": reason})
             self.study.tell(t.number, state=self.optuna.trial.TrialState.FAIL)
             out.append(self._stored(t, "interrupted"))
         return out
