@@ -32,6 +32,7 @@ from vidnas.data import (
     write_mp4,
 )
 from vidnas.data._clips import crop_resize, crop_resize_flow, eval_source_boxes, normalized, random_resized_crop_box, train_params
+from vidnas.errors import VidnasError
 from vidnas.ops import RepresentationFlow
 
 av = pytest.importorskip("av")
@@ -383,6 +384,21 @@ def test_synth_pairs_are_time_reversals_and_deterministic(synth: Path) -> None:
     other = synthesize(synth.parent / "again", classes=4, train_per_class=3, val_per_class=1, size=32, frames=12, seed=3)
     same = VideoClips(load_source(other["train"], classes=other["classes"]), frames=12, size=32, train=False)
     assert torch.equal(same[0]["video"], again)
+
+
+def test_synth_object_scale_enlarges_the_object_and_its_motion(tmp_path: Path) -> None:
+    def moved_pixels(scale: float) -> tuple[int, float]:
+        clip = synth_clip(0, np.random.default_rng(5), 16, 64, "motions", scale).astype(np.int16)  # move_right
+        changed = np.abs(clip[-1] - clip[0]).max(axis=-1) > 20
+        columns = np.nonzero(changed.any(axis=0))[0]
+        return int(changed.sum()), float(columns.max() - columns.min())
+
+    small, large = moved_pixels(1.0), moved_pixels(2.0)
+    assert large[0] > 2.5 * small[0]  # object area and path both grow
+    assert large[1] > 1.5 * small[1]
+    assert np.array_equal(synth_clip(2, np.random.default_rng(1), 8, 32, "motions"), synth_clip(2, np.random.default_rng(1), 8, 32, "motions", 1.0))
+    with pytest.raises(VidnasError, match="object_scale must be from 0.25 to 3, got 5"):
+        synthesize(tmp_path / "bad", classes=2, train_per_class=1, val_per_class=1, size=16, frames=4, object_scale=5)
 
 
 def test_synth_cli_writes_the_layout(tmp_path: Path) -> None:

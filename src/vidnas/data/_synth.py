@@ -70,15 +70,16 @@ def _object_mask(size: int, cx: float, cy: float, radius: float, angle: float) -
     return ellipse & ~notch
 
 
-def render_clip(kind: str, rng: np.random.Generator, frames: int, size: int) -> np.ndarray:
-    """uint8 frames×size×size×3 of the forward member of a motion pair (``kind`` is its first name)."""
+def render_clip(kind: str, rng: np.random.Generator, frames: int, size: int, scale: float = 1.0) -> np.ndarray:
+    """uint8 frames×size×size×3 of the forward member of a motion pair (``kind`` is its first name).
+    ``scale`` multiplies the object's size and the distance it moves."""
     background = _background(rng, size)
     colour = rng.uniform(0.0, 1.0, size=3)
     texture_phase = rng.uniform(0, 2 * math.pi)
-    radius = size * rng.uniform(0.12, 0.2)
+    radius = size * rng.uniform(0.12, 0.2) * scale
     cx, cy = rng.uniform(0.3, 0.7) * size, rng.uniform(0.3, 0.7) * size
     angle = rng.uniform(0, 2 * math.pi)
-    speed = rng.uniform(0.5, 1.0) * size * 0.4 / max(frames - 1, 1)
+    speed = rng.uniform(0.5, 1.0) * size * 0.4 * scale / max(frames - 1, 1)
     y, x = np.mgrid[0:size, 0:size]
     texture = 0.8 + 0.2 * np.sin(x * 0.7 + y * 0.4 + texture_phase)[..., None]
     out = np.empty((frames, size, size, 3), dtype=np.uint8)
@@ -103,12 +104,12 @@ def render_clip(kind: str, rng: np.random.Generator, frames: int, size: int) -> 
     return out
 
 
-def synth_clip(label: int, rng: np.random.Generator, frames: int, size: int, task: str = "pairs") -> np.ndarray:
+def synth_clip(label: int, rng: np.random.Generator, frames: int, size: int, task: str = "pairs", scale: float = 1.0) -> np.ndarray:
     """A clip of class ``label`` (see ``class_names``): for pairs, odd labels are the even ones played backwards."""
     if task == "motions":
-        return render_clip(MOTION_PAIRS[label][0], rng, frames, size)
+        return render_clip(MOTION_PAIRS[label][0], rng, frames, size, scale)
     forward, _ = MOTION_PAIRS[label // 2]
-    clip = render_clip(forward, rng, frames, size)
+    clip = render_clip(forward, rng, frames, size, scale)
     return clip[::-1].copy() if label % 2 else clip
 
 
@@ -139,6 +140,7 @@ def synthesize(
     fps: float = 25.0,
     seed: int = 0,
     task: str = "pairs",
+    object_scale: float = 1.0,
     on_clip: Callable[[], None] | None = None,
 ) -> dict[str, Path]:
     """Write the benchmark data set to ``out``: train/ and val/ class folders of mp4 files, train.csv and
@@ -148,6 +150,8 @@ def synthesize(
         raise VidnasError(f"--size must be an even number >= 16, got {size}")
     if frames < 2:
         raise VidnasError(f"--frames must be >= 2, got {frames}")
+    if not 0.25 <= object_scale <= 3.0:
+        raise VidnasError(f"object_scale must be from 0.25 to 3, got {object_scale}")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "classes.txt").write_text("\n".join(names) + "\n", encoding="utf-8")
@@ -158,7 +162,7 @@ def synthesize(
         rng = np.random.default_rng([seed, 0 if split == "train" else 1, label, i])
         relative = Path(split) / names[label] / f"{names[label]}_{i:04d}.mp4"
         (out / relative).parent.mkdir(parents=True, exist_ok=True)
-        write_mp4(out / relative, synth_clip(label, rng, frames, size, task), fps=fps)
+        write_mp4(out / relative, synth_clip(label, rng, frames, size, task, object_scale), fps=fps)
         rows[split].append((relative.as_posix(), names[label]))
         if on_clip is not None:
             on_clip()
@@ -189,19 +193,21 @@ def builtin_dataset(
     frames: int = 16,
     seed: int = 0,
     task: str = "pairs",
+    object_scale: float = 1.0,
 ) -> dict[str, Path]:
     """The built-in benchmark data set, generated on first use and reused: the default data of training and
     search. Lives in ``root`` or ``data_home()/synth-<settings>``; a half-written folder (no ``.complete``
     marker, e.g. after a kill) is generated again."""
     import fcntl
 
-    key = f"c{classes}-t{train_per_class}-v{val_per_class}-s{size}-f{frames}-seed{seed}" + (f"-{task}" if task != "pairs" else "")
+    key = f"c{classes}-t{train_per_class}-v{val_per_class}-s{size}-f{frames}-seed{seed}" + (f"-{task}" if task != "pairs" else "") + (f"-x{object_scale:g}" if object_scale != 1.0 else "")
     folder = Path(root) if root is not None else data_home() / f"synth-{key}"
     folder.mkdir(parents=True, exist_ok=True)
     marker = folder / ".complete"
     with open(folder / ".lock", "w", encoding="utf-8") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # several processes (DDP ranks, search workers) may ask at once
         if not (marker.is_file() and marker.read_text(encoding="utf-8").strip() == key):
-            synthesize(folder, classes=classes, train_per_class=train_per_class, val_per_class=val_per_class, size=size, frames=frames, seed=seed, task=task)
+            synthesize(folder, classes=classes, train_per_class=train_per_class, val_per_class=val_per_class, size=size, frames=frames, seed=seed, task=task,
+                       object_scale=object_scale)
             marker.write_text(key + "\n", encoding="utf-8")
     return {"classes": folder / "classes.txt", "train": folder / "train.csv", "val": folder / "val.csv"}
