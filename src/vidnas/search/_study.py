@@ -160,7 +160,7 @@ class Study:
         self.study.set_user_attr(f"vidnas.heartbeat.{worker}", round(time.time(), 1))
 
     def last_beat(self, worker: str) -> float | None:
-        value = self.optuna.load_study(study_name=self.name, storage=self.storage).user_attrs.get(f"vidnas.heartbeat.{worker}")
+        value = self.study.user_attrs.get(f"vidnas.heartbeat.{worker}")  # read from the storage on each access
         return float(value) if value is not None else None
 
     def mark_interrupted(self, stale_after: float = 300.0) -> list[StoredTrial]:
@@ -170,7 +170,7 @@ class Study:
         assumed to agree to well within that). Trials of live processes are left alone."""
         host = socket.gethostname()
         now = time.time()
-        beats = self.optuna.load_study(study_name=self.name, storage=self.storage).user_attrs
+        beats = self.study.user_attrs
         out = []
         for t in self.study.get_trials(deepcopy=False, states=(self.optuna.trial.TrialState.RUNNING,)):
             worker = str(t.user_attrs.get("worker", ""))
