@@ -1,12 +1,20 @@
-"""Search quality: strategies × seeds at an equal trial budget on the built-in data set (proxy fidelity).
+"""Search quality judged by what a search *picks*, never by its best proxy score (which rewards noise).
 
-For every strategy and seed a search runs in its own study; the table gives, at a few budgets, the mean best
-validation accuracy and the mean hypervolume (accuracy × latency) with the standard error across seeds.
-Random search is always included. A plot of both against the number of trained candidates is written next to
-the table (search_quality.png).
+Strategies × paired seeds (every strategy runs with the same seeds, under the same limit and the same rungs);
+each search's pick — the best candidate at the highest successive-halving rung — is scored at high fidelity,
+and the table gives the mean pick quality with its standard error, and each strategy's paired difference to
+random search with the standard error of that difference, at a few budgets (anytime curves in the PNG).
 
-    python benchmarks/search_quality.py --space tvn --trials 12 --seeds 3
-    python benchmarks/search_quality.py --evaluator synthetic   # the machinery only, seconds
+Two evaluators:
+* ``synthetic`` (default; many repeats in minutes): the synthetic evaluator's objective with evaluation noise
+  calibrated to a rank reliability (``--reliability``: the seed-to-seed Spearman of one rung-0 evaluation; the
+  noise shrinks as √(100/steps) at higher rungs); the pick's quality is the noiseless objective — exactly what
+  retraining the pick at infinite fidelity would show.
+* ``proxy`` (real training; slow): the pick is retrained from scratch by the engine's final retraining
+  (``--final-seeds`` seeds, the last rung's steps) and its mean validation accuracy is the quality.
+
+    python benchmarks/search_quality.py --seeds 20 --trials 30                  # synthetic, minutes
+    python benchmarks/search_quality.py --evaluator proxy --seeds 5 --trials 20  # real training, hours on 2 cores
 """
 
 from __future__ import annotations
@@ -14,28 +22,17 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
+import random
 import statistics
 import time
 from pathlib import Path
 
 from vidnas.search import ConstraintSpec, SearchConfig, run_search
-from vidnas.strategies import hypervolume
+from vidnas.search._study import current
 
-
-def curves(trials: list, budget: int) -> tuple[list[float], list[tuple[float, float]]]:
-    """Best accuracy after k trained candidates (k = 1..budget) and the (accuracy, latency) points."""
-    trained = sorted((t for t in trials if t.trained), key=lambda t: t.attrs.get("elapsed_end", t.number))
-    best, out, points = 0.0, [], []
-    for t in trained[:budget]:
-        if t.status == "ok":
-            best = max(best, t.metrics.get("accuracy", 0.0))
-            points.append((t.metrics.get("accuracy", 0.0), t.metrics.get("latency_ms", math.inf)))
-        out.append(best)
-    return out, points
-
-
-def hv_after(points: list[tuple[float, float]], k: int, reference_latency: float) -> float:
-    return hypervolume([(-a, l) for a, l in points[:k] if l < reference_latency], (0.0, reference_latency))
+SYNTHETIC = "vidnas.search._synthetic:evaluate"
+PROXY = "vidnas.search._evaluate:evaluate_payload"
 
 
 def mean_se(values: list[float]) -> tuple[float, float]:
@@ -44,77 +41,126 @@ def mean_se(values: list[float]) -> tuple[float, float]:
     return statistics.mean(values), statistics.stdev(values) / math.sqrt(len(values))
 
 
+def noise_for(space_name: str, reliability: float, samples: int = 300) -> tuple[float, float]:
+    """(signal SD of the synthetic objective over random samples, noise SD giving that seed-to-seed reliability)."""
+    from vidnas.search._synthetic import objective
+    from vidnas.spaces import make_space
+
+    space = make_space(space_name, 4)
+    rng = random.Random(0)
+    values = [objective(space.sample(rng), {"name": space_name}) for _ in range(samples)]
+    signal = statistics.stdev(values)
+    return signal, signal * math.sqrt(1 / reliability - 1)
+
+
+def anytime(trials: list, quality) -> list[float]:  # noqa: ANN001
+    """Quality of the pick after k candidates were screened (k = 1..n), the pick made as the engine makes it."""
+    ordered = sorted(trials, key=lambda t: t.attrs.get("told", t.number))
+    out, seen, screened = [], [], 0
+    for t in ordered:
+        seen.append(t)
+        if t.trained and int(t.attrs.get("rung", 0)) == 0:
+            screened += 1
+            ranked = current(seen)
+            out.append(quality(ranked[0]) if ranked else float("nan"))
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--space", default="tvn")
     parser.add_argument("--strategies", default="random,evolution,constrained,parsec,pareto")
-    parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--trials", type=int, default=12)
-    parser.add_argument("--latency-ms", type=float, default=10.0, help="limit for the constrained strategy")
-    parser.add_argument("--candidate-seconds", type=float, default=25.0)
-    parser.add_argument("--epochs", type=int, default=6)
-    parser.add_argument("--population", type=int, default=4)
-    parser.add_argument("--evaluator", default="proxy", help="proxy (real training) or synthetic")
+    parser.add_argument("--seeds", type=int, default=20)
+    parser.add_argument("--trials", type=int, default=30, help="candidates screened per search")
+    parser.add_argument("--rungs", default="100,300")
+    parser.add_argument("--eta", type=int, default=3)
+    parser.add_argument("--max-macs", type=float, default=5e7, help="the limit every strategy searches under (synthetic: MACs)")
+    parser.add_argument("--latency-ms", type=float, default=10.0, help="the limit of proxy runs")
+    parser.add_argument("--population", type=int, default=8)
+    parser.add_argument("--reliability", type=float, default=0.44, help="seed-to-seed Spearman of one rung-0 evaluation (synthetic)")
+    parser.add_argument("--evaluator", default="synthetic", choices=["synthetic", "proxy"])
+    parser.add_argument("--final-seeds", type=int, default=2)
     parser.add_argument("--out", default="benchmark-search-quality")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    evaluator = "vidnas.search._synthetic:evaluate" if args.evaluator == "synthetic" else "vidnas.search._evaluate:evaluate_payload"
-    results: dict[str, list[tuple[list[float], list[tuple[float, float]]]]] = {}
+    rungs = [int(r) for r in args.rungs.split(",")]
+    synthetic = args.evaluator == "synthetic"
+    note = ""
+    if synthetic:
+        signal, noise = noise_for(args.space, args.reliability)
+        os.environ["VIDNAS_SYNTHETIC_NOISE"] = f"{noise:.6f}"
+        os.environ["VIDNAS_SYNTHETIC_SPACE"] = args.space
+        note = f"synthetic objective (signal SD {signal:.4f}), rung-0 noise SD {noise:.4f} (reliability {args.reliability})"
+    constraint = ConstraintSpec(metric="macs", limit=args.max_macs) if synthetic else ConstraintSpec(limit=args.latency_ms)
+    curves: dict[str, list[list[float]]] = {}
     started = time.perf_counter()
-    for name in args.strategies.split(","):
-        for seed in range(args.seeds):
+    names = args.strategies.split(",")
+    for seed in range(args.seeds):  # seeds outer: a partial run still holds paired results
+        for name in names:
             options = {"population": args.population} if name in ("evolution", "constrained", "guided", "pareto") else {}
             if name == "parsec":
                 options = {"samples": args.population}
-            recipe = SearchConfig.model_fields["recipe"].default.model_copy(update={"epochs": args.epochs, "max_seconds": args.candidate_seconds})
-            config = SearchConfig(
-                space=args.space, strategy=name, strategy_options=options, trials=args.trials, seed=seed, recipe=recipe,
-                constraint=ConstraintSpec(limit=args.latency_ms) if name == "constrained" else None, objectives=["accuracy", "latency_ms"],
-            )
-            folder = out / f"{name}-seed{seed}"
-            result = run_search(config, folder, evaluator=evaluator, progress=False)
-            results.setdefault(name, []).append(curves(result.trials, args.trials))
-            print(f"{name} seed {seed}: best {max(result.completed, key=lambda t: t.fitness).metrics['accuracy'] if result.completed else float('nan'):.3f} "
-                  f"({time.perf_counter() - started:.0f} s so far)", flush=True)
-    latencies = [l for runs in results.values() for _, points in runs for _, l in points if math.isfinite(l)]
-    reference = 1.1 * max(latencies) if latencies else 1.0
-    checkpoints = sorted({max(1, args.trials // 3), max(1, 2 * args.trials // 3), args.trials})
-    header = "| strategy | " + " | ".join(f"best acc @{k}" for k in checkpoints) + " | " + " | ".join(f"HV @{k}" for k in checkpoints) + " |"
-    lines = [header, "|" + "---|" * (1 + 2 * len(checkpoints))]
+            config = SearchConfig(space=args.space, strategy=name, strategy_options=options, trials=args.trials, seed=seed, rungs=rungs, eta=args.eta,
+                                  constraint=constraint, objectives=["accuracy", "latency_ms"], executor="inprocess" if synthetic else "local",
+                                  final_retrain=not synthetic, final_top_k=1, final_seeds=args.final_seeds, final_baselines=False)
+            result = run_search(config, out / f"{name}-seed{seed}", evaluator=SYNTHETIC if synthetic else PROXY, progress=False)
+            if synthetic:
+                from vidnas.search._synthetic import objective
+
+                def quality(t, space=args.space):  # noqa: ANN001, ANN202
+                    return objective(t.genotype, {"name": space})
+
+                curve = anytime(result.trials, quality)
+            else:  # only the final pick is retrained: a flat curve at its retrained accuracy
+                rows = [r for r in result.outputs.get("final") or [] if r["kind"] == "search"]
+                value = rows[0]["accuracy"] if rows and rows[0]["accuracy"] is not None else float("nan")
+                curve = [value] * args.trials
+            curves.setdefault(name, []).append(curve)
+            print(f"seed {seed} {name}: pick quality {curve[-1]:.4f} ({time.perf_counter() - started:.0f} s so far)", flush=True)
+    budgets = sorted({max(1, args.trials // 3), max(1, 2 * args.trials // 3), args.trials})
+    seeds_done = min(len(v) for v in curves.values())
+    lines = ["| strategy | " + " | ".join(f"pick @{k}" for k in budgets) + " | " + " | ".join(f"− random @{k}" for k in budgets) + " |",
+             "|" + "---|" * (1 + 2 * len(budgets))]
     table: dict[str, dict] = {}
-    for name, runs in results.items():
-        cells, hv_cells = [], []
+    for name, runs in curves.items():
+        runs = runs[:seeds_done]
+        cells, diffs = [], []
         table[name] = {}
-        for k in checkpoints:
-            m, se = mean_se([best[min(k, len(best)) - 1] for best, _ in runs if best])
-            hv, hv_se = mean_se([hv_after(points, k, reference) for _, points in runs])
-            cells.append(f"{m:.3f} ± {se:.3f}")
-            hv_cells.append(f"{hv:.2f} ± {hv_se:.2f}")
-            table[name][k] = {"best_accuracy": m, "se": se, "hypervolume": hv, "hv_se": hv_se}
-        lines.append(f"| {name} | " + " | ".join(cells) + " | " + " | ".join(hv_cells) + " |")
-    print(f"\nspace {args.space}, {args.seeds} seeds × {args.trials} trained candidates, evaluator {args.evaluator}, "
-          f"{args.candidate_seconds:g} s per candidate; mean ± standard error; HV reference latency {reference:.1f} ms")
+        for k in budgets:
+            at = [r[min(k, len(r)) - 1] for r in runs]
+            m, se = mean_se(at)
+            base = [r[min(k, len(r)) - 1] for r in curves["random"][:seeds_done]] if "random" in curves else None
+            dm, dse = mean_se([a - b for a, b in zip(at, base)]) if base else (float("nan"), 0.0)
+            cells.append(f"{m:.4f} ± {se:.4f}")
+            diffs.append("–" if name == "random" else f"{dm:+.4f} ± {dse:.4f}")
+            table[name][k] = {"pick": m, "se": se, "minus_random": dm, "minus_random_se": dse}
+        lines.append(f"| {name} | " + " | ".join(cells) + " | " + " | ".join(diffs) + " |")
+    header = (f"space {args.space}, {seeds_done} paired seeds × {args.trials} screened candidates, rungs {rungs} η={args.eta}, "
+              f"evaluator {args.evaluator}{'; ' + note if note else ''}; pick quality mean ± SE; difference to random search paired by seed ± SE")
+    print("\n" + header)
     print("\n".join(lines))
-    (out / "search_quality.json").write_text(json.dumps({"args": vars(args), "table": table}, indent=1))
+    (out / "search_quality.json").write_text(json.dumps({"args": vars(args), "note": note, "table": table, "curves": curves}, indent=1))
+    (out / "search_quality.md").write_text(header + "\n\n" + "\n".join(lines) + "\n")
     try:
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
-        for name, runs in results.items():
-            ks = list(range(1, args.trials + 1))
-            means = [mean_se([best[min(k, len(best)) - 1] for best, _ in runs if best]) for k in ks]
-            hvs = [mean_se([hv_after(points, k, reference) for _, points in runs]) for k in ks]
-            left.errorbar(ks, [m for m, _ in means], yerr=[s for _, s in means], label=name, capsize=2)
-            right.errorbar(ks, [m for m, _ in hvs], yerr=[s for _, s in hvs], label=name, capsize=2)
-        left.set_xlabel("trained candidates")
-        left.set_ylabel("best validation accuracy")
-        right.set_xlabel("trained candidates")
-        right.set_ylabel("hypervolume (accuracy × latency)")
-        left.legend(fontsize=8)
+        fig, ax = plt.subplots(figsize=(7, 4))
+        for name, runs in curves.items():
+            runs = runs[:seeds_done]
+            ks = list(range(1, min(len(r) for r in runs) + 1))
+            stats = [mean_se([r[k - 1] for r in runs]) for k in ks]
+            means = [m for m, _ in stats]
+            errors = [s for _, s in stats]
+            ax.plot(ks, means, label=name)
+            ax.fill_between(ks, [m - e for m, e in zip(means, errors)], [m + e for m, e in zip(means, errors)], alpha=0.2)
+        ax.set_xlabel("candidates screened")
+        ax.set_ylabel("quality of the pick (high fidelity)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
         fig.tight_layout()
         fig.savefig(out / "search_quality.png", dpi=110)
         print(f"plot: {out / 'search_quality.png'}")

@@ -20,3 +20,9 @@ def _deterministic() -> None:
 @pytest.fixture(params=EXAMPLE_NAMES)
 def example_path(request: pytest.FixtureRequest) -> Path:
     return EXAMPLES / f"{request.param}.json"
+
+
+@pytest.fixture(scope="session")
+def search_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One VIDNAS_HOME for the whole run: the built-in search data store is generated once, not in ~/.cache."""
+    return tmp_path_factory.mktemp("vidnas-home")

@@ -276,15 +276,9 @@ def test_supernet_fair_channel_selection_covers_every_filter_equally() -> None:
 
 def _config(**overrides) -> SearchConfig:  # noqa: ANN003
     settings = dict(space="autox3d", strategy="evolution", trials=6, executor="inprocess", strategy_options={"population": 3},
-                    recipe=FAST_RECIPE, objectives=["accuracy", "latency_ms"])
+                    recipe=FAST_RECIPE, objectives=["accuracy", "latency_ms"], rungs=None, final_retrain=False)
     settings.update(overrides)
     return SearchConfig(**settings)
-
-
-@pytest.fixture(scope="module")
-def search_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One VIDNAS_HOME for the module: the built-in search data set is generated once, not in ~/.cache."""
-    return tmp_path_factory.mktemp("vidnas-home")
 
 
 @pytest.fixture()
@@ -430,7 +424,7 @@ import sys
 from vidnas.search import SearchConfig, run_search
 if __name__ == "__main__":
     config = SearchConfig(space="autox3d", strategy="evolution", trials=8, executor="inprocess", strategy_options={"population": 3},
-                          recipe=dict(epochs=1, max_seconds=3))
+                          recipe=dict(epochs=1, max_seconds=3), rungs=None, final_retrain=False)
     run_search(config, sys.argv[1], evaluator="vidnas.search._synthetic:evaluate", progress=False)
 """
 
@@ -586,16 +580,21 @@ def _vidnas(*args: str, env: dict | None = None, timeout: float = 600) -> subpro
 def test_cli_search_end_to_end_with_real_training(tmp_path: Path) -> None:
     env = dict(os.environ, VIDNAS_HOME=str(tmp_path / "home"))
     out = tmp_path / "search"
-    result = _vidnas("search", "--out", str(out), "--budget", "3", "--epochs", "1", "--candidate-seconds", "4", "--latency-ms", "60",
-                     "--strategy-option", "population=2", env=env)
+    result = _vidnas("search", "--out", str(out), "--budget", "3", "--rungs", "4,8", "--latency-ms", "60", "--final-top-k", "1",
+                     "--final-seeds", "1", "--final-steps", "4", "--strategy-option", "population=2", env=env)
     assert result.returncode == 0, result.stderr[-2000:]
-    assert "report:" in result.stdout
+    assert "report:" in result.stdout and "retrained from scratch" in result.stdout
+    assert re.search(r"(Searching was|Searching did not|A baseline won)", result.stdout)
     study = Study.load("search", f"sqlite:///{out / 'study.db'}")
     trained = [t for t in study.trials() if t.trained]
-    assert len(trained) == 3 and all(t.attrs["cost"] <= 60 for t in trained)
+    first = [t for t in trained if t.attrs["rung"] == 0]
+    assert len(first) == 3 and len(trained) == 4 and all(t.attrs["cost"] <= 60 for t in trained)  # 3 screened, the best continued
+    assert all(t.metrics["steps"] == (4 if t.attrs["rung"] == 0 else 8) for t in trained if t.status == "ok")
+    assert len(study.finals()) == 4  # the pick and three baselines, one seed each
     ok = [t for t in trained if t.status == "ok"]
     assert ok and all(0.0 <= t.metrics["accuracy"] <= 1.0 and t.metrics["train_seconds"] > 0 for t in ok)
-    assert json.loads((out / "best.json").read_text())["family"] == "tvn"
+    winner = next(row for row in Study.load("search", f"sqlite:///{out / 'study.db'}").finals().values())  # noqa: F841 - finals exist
+    assert json.loads((out / "best.json").read_text())["family"] in ("tvn", "baseline")  # the retraining's winner may be a baseline
     pareto = list((out / "pareto").iterdir())
     assert pareto and all((p / "final.safetensors").is_file() and (p / "genotype.json").is_file() for p in pareto)
     rebuilt = _vidnas("report", "--study", "search", "--storage", f"sqlite:///{out / 'study.db'}", "--out", str(tmp_path / "again"), env=env)

@@ -527,6 +527,13 @@ def data_cache(
 # ------------------------------------------------------------------------------------------------ search
 
 
+def _int_list(text: str, flag: str) -> list[int]:
+    try:
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise VidnasError(f"{flag} {text!r}: expected whole numbers separated by commas, e.g. 100,300") from None
+
+
 def _options(pairs: list[str], flag: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for pair in pairs:
@@ -565,9 +572,15 @@ def search(
     constraint_mode: str = typer.Option("reject", "--constraint-mode", help="reject (never trained) or penalty."),
     predictor: Optional[str] = typer.Option(None, "--latency-predictor", help="Use a calibrated predictor (vidnas latency calibrate) instead of measuring."),
     objectives: str = typer.Option("accuracy,latency_ms", "--objectives", help="Comma list; pareto uses all: accuracy,latency_ms,peak_memory_mb."),
-    epochs: int = typer.Option(6, "--epochs", min=1, help="Proxy training epochs per candidate."),
-    candidate_seconds: float = typer.Option(25.0, "--candidate-seconds", help="Proxy training time cap per candidate."),
-    recipe_file: Optional[str] = typer.Option(None, "--recipe", help="Recipe JSON for candidates (overrides --epochs/--candidate-seconds)."),
+    rungs: str = typer.Option("100,300", "--rungs", help="Successive halving: training steps per rung (comma list), or 'off' (one evaluation by the recipe's own budget)."),
+    eta: int = typer.Option(3, "--eta", min=2, help="Successive halving: the top 1/eta of each rung continue to the next."),
+    epochs: Optional[int] = typer.Option(None, "--epochs", min=1, help="Epoch bound of the candidate recipe (with --rungs off: the budget)."),
+    candidate_seconds: Optional[float] = typer.Option(None, "--candidate-seconds", help="Time cap per evaluation: shrinks its planned steps up front (the schedule still completes)."),
+    recipe_file: Optional[str] = typer.Option(None, "--recipe", help="Recipe JSON for candidates (then --epochs/--candidate-seconds override it only when given)."),
+    final_retrain: str = typer.Option("on", "--final-retrain", help="on: after the budget retrain the top candidates and the baselines from scratch; off: skip."),
+    final_top_k: int = typer.Option(3, "--final-top-k", min=1, help="Candidates of the final retraining."),
+    final_seeds: int = typer.Option(2, "--final-seeds", min=1, help="Seeds per model in the final retraining."),
+    final_steps: Optional[int] = typer.Option(None, "--final-steps", min=1, help="Steps of the final retraining (default: the last rung)."),
     device: str = typer.Option("cpu", "--device", help="Where candidates train and latency is measured (cpu, cuda, cuda:1)."),
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads (default: all cores, split between workers)."),
     workers: Optional[int] = typer.Option(None, "--workers", help="Candidates evaluated at once (default: one per device)."),
@@ -594,9 +607,14 @@ def search(
     if limits:
         metric, limit = limits[0]
         constraint = ConstraintSpec(metric=metric, limit=limit, mode=constraint_mode, source="predicted" if predictor and metric == "latency_ms" else "measured", predictor=predictor)
-    recipe = SearchConfig.model_fields["recipe"].default.model_copy(update={"epochs": epochs, "max_seconds": candidate_seconds})
+    recipe = SearchConfig.model_fields["recipe"].default
     if recipe_file:
         recipe = Recipe.model_validate_json(Path(recipe_file).read_text(encoding="utf-8"))
+    overrides = {k: v for k, v in (("epochs", epochs), ("max_seconds", candidate_seconds)) if v is not None}
+    recipe = recipe.model_copy(update=overrides)
+    if final_retrain not in ("on", "off"):
+        raise VidnasError(f"--final-retrain {final_retrain!r}: expected on or off")
+    rung_steps = None if rungs.strip().lower() == "off" else _int_list(rungs, "--rungs")
     strategy_options = _options(strategy_option, "--strategy-option")
     if supernet:
         strategy_options["shared_weights"] = True
@@ -607,18 +625,35 @@ def search(
         space=space, space_preset=preset, space_options=_options(space_option, "--space-option"), strategy=strategy, strategy_options=strategy_options,
         trials=trials, seconds=seconds, constraint=constraint, objectives=objective_list, recipe=recipe, data=data, val=val, classes=classes,
         device=device, threads=threads, workers=workers or default_workers(device, executor), executor=executor, ray_address=address, seed=seed, candidate_timeout=timeout,
-        supernet_steps=supernet_steps,
+        supernet_steps=supernet_steps, rungs=rung_steps, eta=eta, final_retrain=final_retrain == "on", final_top_k=final_top_k, final_seeds=final_seeds,
+        final_steps=final_steps,
     )
     result = run_search(config, out, study=study, storage=storage)
     best = result.best
-    table = Table(title=f"search {study}: {len(result.completed)} completed, stopped on {result.stopped}, {result.elapsed / 60:.1f} min")
-    for column in ("trial", "accuracy", "latency ms", "MMACs", "M params", "origin"):
+    from vidnas.search._study import current
+
+    table = Table(title=f"search {study}: {len(current(result.trials))} candidates scored, stopped on {result.stopped}, {result.elapsed / 60:.1f} min")
+    for column in ("candidate", "rung", "proxy accuracy", "latency ms", "MMACs", "M params", "origin"):
         table.add_column(column, justify="right")
-    for trial in sorted(result.completed, key=lambda t: -(t.fitness or 0))[:5]:
+    for trial in current(result.trials)[:5]:
         m = trial.metrics
-        table.add_row(str(trial.number), f"{m.get('accuracy', 0):.3f}", f"{m.get('latency_ms', 0):.1f}", f"{(m.get('macs') or 0) / 1e6:.1f}",
-                      f"{(m.get('params') or 0) / 1e6:.3f}", str(trial.attrs.get("origin")))
+        table.add_row(str(trial.attrs.get("candidate", trial.number)), str(trial.attrs.get("rung", 0)), f"{m.get('accuracy', 0):.3f}", f"{m.get('latency_ms', 0):.1f}",
+                      f"{(m.get('macs') or 0) / 1e6:.1f}", f"{(m.get('params') or 0) / 1e6:.3f}", str(trial.attrs.get("origin")))
     console.print(table)
+    finals = result.outputs.get("final") or []
+    if finals:
+        from vidnas.search._final import SHORT, verdict
+
+        retrained = Table(title="retrained from scratch with the same recipe (the answer)")
+        for column in ("model", "what", "accuracy", "± SE", "latency ms", "fits", "MMACs"):
+            retrained.add_column(column, justify="right")
+        for row in finals:
+            retrained.add_row(("* " if row["winner"] else "") + row["name"], SHORT.get(row["kind"], row["kind"] or ""),
+                              f"{row['accuracy']:.3f}" if row["accuracy"] is not None else "-", f"{row['se']:.3f}" if row["se"] is not None else "-",
+                              f"{row['latency_ms']:.1f}" if row["latency_ms"] is not None else "-", "yes" if row["fits"] else "no",
+                              f"{(row['macs'] or 0) / 1e6:.1f}")
+        console.print(retrained)
+        console.print(verdict(finals), highlight=False)
     if best is not None:
         console.print(f"best genotype: {result.outputs.get('best')}", highlight=False)
     console.print(f"report: {result.outputs.get('report')}", highlight=False)

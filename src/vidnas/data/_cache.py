@@ -19,7 +19,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 import numpy as np
 
@@ -103,6 +103,51 @@ class ClipCache:
         state = dict(self.__dict__)
         state["_maps"] = {}
         return state
+
+
+def write_clip_cache(
+    out: str | Path,
+    clips: Iterable[tuple[str, int, np.ndarray]],
+    count: int,
+    *,
+    classes: list[str],
+    frames: int,
+    size: int,
+    origin: str,
+    flow: str | None = None,
+) -> ClipCache:
+    """Write ``count`` clips given as (name, label, uint8 frames×size×size×3) straight into a cache folder (one
+    shard; ``flow``: optical flow beside it), without video files in between: how generated data sets become a
+    store. Same commit order as ``build_cache``: the shards first, then the index, atomically."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    staged = out / "rgb_00000.u8.tmp"
+    writer = np.memmap(staged, dtype=np.uint8, mode="w+", shape=(max(count, 1), frames, size, size, 3))
+    flow_staged = out / "flow_00000.f16.tmp"
+    flow_writer = np.memmap(flow_staged, dtype=np.float16, mode="w+", shape=(max(count, 1), frames, size, size, 2)) if flow else None
+    entries = []
+    for slot, (name, label, clip) in enumerate(clips):
+        if clip.shape != (frames, size, size, 3):
+            raise CacheError(f"{out}: clip {name} has shape {clip.shape}, expected {(frames, size, size, 3)}")
+        writer[slot] = clip
+        if flow_writer is not None:
+            flow_writer[slot] = optical_flow(clip, flow).astype(np.float16)
+        entries.append({"path": name, "label": label, "status": "ok", "shard": 0, "slot": slot})
+    if len(entries) != count:
+        raise CacheError(f"{out}: expected {count} clips, got {len(entries)}")
+    writer.flush()
+    del writer
+    if flow_writer is not None:
+        flow_writer.flush()
+        del flow_writer
+        os.replace(flow_staged, out / "flow_00000.f16")
+    os.replace(staged, out / "rgb_00000.u8")
+    index = {"version": CACHE_VERSION, "settings": {"frames": frames, "size": size, "flow": flow}, "classes": classes, "multi_label": False,
+             "source": origin, "shards": {"0": max(count, 1)}, "entries": entries, "stats": {"reused": 0, "decoded": 0, "generated": count, "failed": 0}}
+    temporary = out / (INDEX + ".tmp")
+    temporary.write_text(json.dumps(index), encoding="utf-8")
+    os.replace(temporary, out / INDEX)
+    return ClipCache(out)
 
 
 def build_cache(

@@ -120,7 +120,10 @@ def write_mp4(path: str | Path, frames: np.ndarray, fps: float = 25.0, crf: int 
     with av.open(str(path), "w") as container:
         stream = container.add_stream("libx264", rate=int(round(fps)))
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        stream.options = {"crf": str(crf), "preset": "medium", "threads": "1"}
+        # one encoder thread, no slice or lookahead threads: the same frames always give the same bytes
+        stream.codec_context.thread_count = 1
+        stream.codec_context.thread_type = "NONE"
+        stream.options = {"crf": str(crf), "preset": "medium", "threads": "1", "x264-params": "threads=1:lookahead-threads=1:sliced-threads=0"}
         for frame in frames:
             video_frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame[:height, :width]), format="rgb24")
             for packet in stream.encode(video_frame):
@@ -198,16 +201,61 @@ def builtin_dataset(
     """The built-in benchmark data set, generated on first use and reused: the default data of training and
     search. Lives in ``root`` or ``data_home()/synth-<settings>``; a half-written folder (no ``.complete``
     marker, e.g. after a kill) is generated again."""
-    import fcntl
-
     key = f"c{classes}-t{train_per_class}-v{val_per_class}-s{size}-f{frames}-seed{seed}" + (f"-{task}" if task != "pairs" else "") + (f"-x{object_scale:g}" if object_scale != 1.0 else "")
     folder = Path(root) if root is not None else data_home() / f"synth-{key}"
+    _generate_once(folder, key, lambda: synthesize(folder, classes=classes, train_per_class=train_per_class, val_per_class=val_per_class, size=size,
+                                                   frames=frames, seed=seed, task=task, object_scale=object_scale))
+    return {"classes": folder / "classes.txt", "train": folder / "train.csv", "val": folder / "val.csv"}
+
+
+def _generate_once(folder: Path, key: str, make: Callable[[], object]) -> None:
+    """Run ``make`` unless ``folder`` holds a finished generation of ``key`` (its ``.complete`` marker); several
+    processes (DDP ranks, search workers) may ask at once, so they queue on a lock file."""
+    import fcntl
+
     folder.mkdir(parents=True, exist_ok=True)
     marker = folder / ".complete"
     with open(folder / ".lock", "w", encoding="utf-8") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # several processes (DDP ranks, search workers) may ask at once
+        fcntl.flock(lock, fcntl.LOCK_EX)
         if not (marker.is_file() and marker.read_text(encoding="utf-8").strip() == key):
-            synthesize(folder, classes=classes, train_per_class=train_per_class, val_per_class=val_per_class, size=size, frames=frames, seed=seed, task=task,
-                       object_scale=object_scale)
+            make()
             marker.write_text(key + "\n", encoding="utf-8")
-    return {"classes": folder / "classes.txt", "train": folder / "train.csv", "val": folder / "val.csv"}
+
+
+def builtin_store(
+    root: str | Path | None = None,
+    *,
+    classes: int = 4,
+    train_per_class: int = 1024,
+    val_per_class: int = 256,
+    size: int = 32,
+    frames: int = 16,
+    seed: int = 0,
+    task: str = "motions",
+    object_scale: float = 2.0,
+    flow: str | None = None,
+) -> dict[str, Path]:
+    """The built-in data rendered straight into decoded-clip stores (``train/`` and ``val/`` cache folders, no
+    video files): every clip is generated once, deterministically per (seed, split, label, index), and read by
+    every candidate without decoding. The search's default data (many fresh training clips and a large
+    validation split are cheap this way: ~2 ms a clip at 32²). ``flow``: optical flow beside the frames ('dis')."""
+    names = class_names(classes, task)
+    key = f"store-c{classes}-t{train_per_class}-v{val_per_class}-s{size}-f{frames}-seed{seed}-{task}-x{object_scale:g}" + (f"-{flow}" if flow else "")
+    folder = Path(root) if root is not None else data_home() / f"synth-{key}"
+
+    def make() -> None:
+        from vidnas.data._cache import write_clip_cache
+
+        for split, per_class in (("train", train_per_class), ("val", val_per_class)):
+            def clips(split: str = split, per_class: int = per_class):  # noqa: ANN202 - a generator of (name, label, clip)
+                for label in range(classes):
+                    for i in range(per_class):
+                        rng = np.random.default_rng([seed, 0 if split == "train" else 1, label, i])
+                        yield f"synth:{split}/{names[label]}/{i:05d}", label, synth_clip(label, rng, frames, size, task, object_scale)
+
+            write_clip_cache(folder / split, clips(), classes * per_class, classes=names, frames=frames, size=size, origin=f"vidnas synth {key}",
+                             flow=flow)
+        (folder / "classes.txt").write_text("\n".join(names) + "\n", encoding="utf-8")
+
+    _generate_once(folder, key, make)
+    return {"classes": folder / "classes.txt", "train": folder / "train", "val": folder / "val"}

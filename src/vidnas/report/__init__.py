@@ -14,7 +14,18 @@ from vidnas.strategies import hypervolume, pareto_front
 
 
 def _ok(trials: list[Any]) -> list[Any]:
-    return [t for t in trials if t.status == "ok" and t.fitness is not None and t.genotype is not None]
+    """One trial per candidate: its result at the highest rung it reached (successive halving)."""
+    from vidnas.search._study import current
+
+    return current(trials)
+
+
+def _final_rows(study: Any) -> list[dict[str, Any]]:
+    from vidnas.search._final import summarise
+
+    config = study.config() or {}
+    constraint = config.get("constraint") or {}
+    return summarise(study.finals(), constraint.get("limit"))
 
 
 def pareto_trials(trials: list[Any]) -> list[Any]:
@@ -47,14 +58,20 @@ def hypervolume_curve(trials: list[Any]) -> list[tuple[float, float, float]]:
 def write_search_outputs(study: Any, out: str | Path, *, keep: int = 5) -> dict[str, Any]:
     out = Path(out)
     trials = study.trials()
-    ok = sorted(_ok(trials), key=lambda t: (-t.fitness, t.number))
+    ok = _ok(trials)
     best_dir = out / "best"
     if best_dir.exists():
         shutil.rmtree(best_dir)
     best_dir.mkdir(parents=True)
     for rank, trial in enumerate(ok[: max(1, keep)], 1):
         (best_dir / f"rank{rank}_trial{trial.number:04d}.json").write_text(trial.genotype.to_json() + "\n", encoding="utf-8")
-    if ok:
+    finals = _final_rows(study)
+    winner = next((r for r in finals if r["winner"]), None)
+    if winner is not None:  # the winner of the final retraining, which may be a baseline (the report says so)
+        from vidnas.genotype import parse_genotype
+
+        (out / "best.json").write_text(parse_genotype(winner["genotype"]).to_json() + "\n", encoding="utf-8")
+    elif ok:
         (out / "best.json").write_text(ok[0].genotype.to_json() + "\n", encoding="utf-8")
     ensemble = None
     if len(ok) >= 2:  # EvaNet's recipe: an ensemble of the top *and* diverse architectures
@@ -83,7 +100,7 @@ def write_search_outputs(study: Any, out: str | Path, *, keep: int = 5) -> dict[
             if folder.is_dir() and folder.name not in wanted:
                 shutil.rmtree(folder)
     report = build_report(study, out, trials=trials)
-    return {"best": str(out / "best.json") if ok else None, "ensemble": str(ensemble) if ensemble else None, "pareto": str(pareto_dir), "report": str(report), "pareto_trials": [t.number for t in front]}
+    return {"best": str(out / "best.json") if ok or winner else None, "final": finals, "ensemble": str(ensemble) if ensemble else None, "pareto": str(pareto_dir), "report": str(report), "pareto_trials": [t.number for t in front]}
 
 
 # ------------------------------------------------------------------------------------------------ plots
@@ -111,7 +128,7 @@ def plot_pareto(trials: list[Any], path: Path) -> None:
         ax.step(xs, ys, where="post", color="#d1495b", lw=1.5)
         ax.scatter(xs, ys, s=36, c="#d1495b", label="Pareto front", zorder=3)
     if ok:
-        best = max(ok, key=lambda t: t.fitness)
+        best = ok[0]
         ax.scatter([best.metrics["latency_ms"]], [best.metrics["accuracy"]], marker="*", s=220, c="#edae49", edgecolors="k", zorder=4, label=f"best (trial {best.number})")
     ax.set_xlabel("latency (ms, batch 1)")
     ax.set_ylabel("validation accuracy")
@@ -210,7 +227,7 @@ def build_report(study: Any, out: str | Path, *, trials: list[Any] | None = None
     out.mkdir(parents=True, exist_ok=True)
     trials = study.trials() if trials is None else trials
     config = study.config() or {}
-    ok = sorted(_ok(trials), key=lambda t: (-t.fitness, t.number))
+    ok = _ok(trials)
     failed = [t for t in trials if t.status in ("failed", "interrupted")]
     rejected = [t for t in trials if t.status == "rejected"]
     duplicates = [t for t in trials if t.status == "duplicate"]
@@ -236,7 +253,7 @@ def build_report(study: Any, out: str | Path, *, trials: list[Any] | None = None
         out_rows = []
         for t in items:
             m = t.metrics
-            cells = [t.number, m.get("accuracy"), t.fitness, m.get("latency_ms"), (m.get("macs") or 0) / 1e6 if m.get("macs") else None,
+            cells = [t.attrs.get("candidate", t.number), t.attrs.get("rung", 0), m.get("steps"), m.get("accuracy"), t.fitness, m.get("latency_ms"), (m.get("macs") or 0) / 1e6 if m.get("macs") else None,
                      (m.get("params") or 0) / 1e6 if m.get("params") else None, m.get("peak_memory_mb"), t.attrs.get("origin"),
                      ", ".join(t.attrs.get("operators") or []) or None]
             if reason:
@@ -244,11 +261,12 @@ def build_report(study: Any, out: str | Path, *, trials: list[Any] | None = None
             out_rows.append("<tr>" + "".join(f"<td>{_fmt(c)}</td>" for c in cells) + "</tr>")
         return "\n".join(out_rows)
 
-    head = "<tr><th>trial</th><th>accuracy</th><th>fitness</th><th>latency ms</th><th>MMACs</th><th>M params</th><th>peak MB</th><th>origin</th><th>operators</th></tr>"
+    head = "<tr><th>candidate</th><th>rung</th><th>steps</th><th>accuracy</th><th>fitness</th><th>latency ms</th><th>MMACs</th><th>M params</th><th>peak MB</th><th>origin</th><th>operators</th></tr>"
     summary = {
         "study": study.name, "storage": study.storage_url, "trained": sum(1 for t in trials if t.status in ("ok", "failed")),
         "completed": len(ok), "failed": len(failed), "rejected before training": len(rejected), "duplicates (not retrained)": len(duplicates),
-        "search time (min)": round(study.elapsed() / 60, 2), "best accuracy": ok[0].metrics.get("accuracy") if ok else None,
+        "search time (min)": round(study.elapsed() / 60, 2), "pick's proxy accuracy (highest rung)": ok[0].metrics.get("accuracy") if ok else None,
+        "candidates per rung": " / ".join(str(sum(1 for t in trials if t.status == "ok" and int(t.attrs.get("rung", 0)) == k)) for k in range(len(config.get("rungs") or [0]))),
         "Pareto set size": len(front), "final hypervolume": curve[-1][2] if curve else None,
     }
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>vidnas search report: {html.escape(study.name)}</title>
@@ -256,6 +274,8 @@ def build_report(study: Any, out: str | Path, *, trials: list[Any] | None = None
 td,th{{border:1px solid #ccc;padding:3px 7px;text-align:right}}th{{background:#eef}}img{{max-width:100%;border:1px solid #ddd;margin:6px 0}}
 pre{{background:#f6f6f6;padding:8px;overflow:auto;font-size:12px}}</style></head><body>
 <h1>vidnas search: {html.escape(study.name)}</h1>
+{_final_section(_final_rows(study), config)}
+<h2>Search</h2>
 <table>{''.join(f'<tr><th style="text-align:left">{html.escape(k)}</th><td>{_fmt(v, 4)}</td></tr>' for k, v in summary.items())}</table>
 <h2>Plots</h2>{''.join(f'<img src="{name}" alt="{name}">' for name in images) or f"<p>No plots: {plot_note}</p>"}
 <h2>Pareto set (accuracy vs latency)</h2><p>Checkpoints: <code>pareto/trial_NNNN/</code> (final.safetensors + final.json, genotype.json).</p>
@@ -269,6 +289,32 @@ pre{{background:#f6f6f6;padding:8px;overflow:auto;font-size:12px}}</style></head
     path = out / "report.html"
     path.write_text(page, encoding="utf-8")
     return path
+
+
+def _final_section(rows: list[dict[str, Any]], config: dict[str, Any]) -> str:
+    """The report's first table: the search's top candidates and the baselines retrained alike, and the verdict."""
+    from vidnas.search._final import KINDS, verdict
+
+    if not rows:
+        return "<h2>Retrained: search vs baselines</h2><p>No final retraining yet (it runs when the budget ends; <code>--final-retrain off</code> skips it).</p>"
+    constraint = config.get("constraint") or {}
+    limit = constraint.get("limit")
+    body = []
+    for r in rows:
+        spread = f"{r['min']:.3f}–{r['max']:.3f}" if r["min"] is not None else None
+        accuracy = None if r["accuracy"] is None else f"{r['accuracy']:.3f}" + (f" ± {r['se']:.3f}" if r["se"] is not None else "")
+        cells = [("<b>" + html.escape(r["name"]) + "</b>") if r["winner"] else html.escape(r["name"]), html.escape(KINDS.get(r["kind"], r["kind"] or "")),
+                 accuracy, spread, f"{r['ok']}/{r['seeds']}", _fmt(r["latency_ms"], 2), _fmt(r["cost"], 2) if r["cost"] is not None else "–",
+                 "yes" if r["fits"] else "<b>no</b>", _fmt((r["macs"] or 0) / 1e6, 1) if r["macs"] else "–", _fmt((r["params"] or 0) / 1e6, 3) if r["params"] else "–",
+                 _fmt(r["proxy"]), "; ".join(html.escape(x) for x in r["reasons"]) or ""]
+        body.append("<tr>" + "".join(f"<td>{c if c is not None else '–'}</td>" for c in cells) + "</tr>")
+    metric = constraint.get("metric", "cost")
+    head = ("<tr><th>model</th><th>what</th><th>accuracy (mean ± SE)</th><th>range</th><th>seeds ok</th><th>latency ms</th>"
+            f"<th>{html.escape(metric)} (search)</th><th>fits {html.escape(str(limit)) if limit else ''}</th><th>MMACs</th><th>M params</th><th>proxy score</th><th>failures</th></tr>")
+    steps = next((r["steps"] for r in rows if r["steps"]), None)
+    return (f"<h2>Retrained: search vs baselines</h2><p style='font-size:1.15em'><b>{html.escape(verdict(rows))}</b></p>"
+            f"<p>Every model retrained from scratch with the search's recipe and data{f' for {steps} steps' if steps else ''}, "
+            f"{rows[0]['seeds']} seeds each; accuracy on the validation split. <code>best.json</code> is the winner (bold).</p><table>{head}{''.join(body)}</table>")
 
 
 __all__ = ["write_search_outputs", "build_report", "plot_pareto", "plot_progress", "plot_architecture", "pareto_trials", "hypervolume_curve"]

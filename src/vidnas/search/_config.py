@@ -42,7 +42,18 @@ class ConstraintSpec(BaseModel):
     predictor: str | None = None
 
 
+SEARCH_RECIPE = Recipe(epochs=10_000, batch_size=16, optimizer="adamw", lr=3e-3, weight_decay=0.01, warmup_epochs=0.05, scale=(0.8, 1.0), eval_every=10_000)
+"""How every candidate, promotion and final retraining trains: AdamW, batch 16, a cosine schedule that always
+completes; the number of steps comes from the rung (``SearchConfig.rungs``), not from epochs or seconds."""
+
+
 class SearchConfig(BaseModel):
+    """A search. ``rungs``: successive halving in training steps — every candidate is screened at the first
+    rung, the top 1/``eta`` of each rung continue from their checkpoint to the next, and the pick is made at the
+    highest rung (None: one evaluation per candidate with the recipe's own budget). ``final_*``: after the
+    budget, the ``final_top_k`` candidates and the baselines are retrained from scratch ``final_seeds`` times
+    for ``final_steps`` steps (default: the last rung) with the same recipe and data."""
+
     model_config = ConfigDict(extra="forbid")
 
     space: str = "tvn"
@@ -54,7 +65,14 @@ class SearchConfig(BaseModel):
     seconds: Annotated[float, Field(gt=0)] | None = None
     constraint: ConstraintSpec | None = None
     objectives: list[str] = ["accuracy", "latency_ms"]
-    recipe: Recipe = Recipe(epochs=6, batch_size=16, optimizer="adamw", lr=3e-3, weight_decay=0.01, warmup_epochs=0.5, scale=(0.8, 1.0), max_seconds=25)
+    recipe: Recipe = SEARCH_RECIPE
+    rungs: list[Annotated[int, Field(ge=1)]] | None = [100, 300]
+    eta: Annotated[int, Field(ge=2)] = 3
+    final_retrain: bool = True
+    final_top_k: Annotated[int, Field(ge=1)] = 3
+    final_seeds: Annotated[int, Field(ge=1)] = 2
+    final_steps: Annotated[int, Field(ge=1)] | None = None
+    final_baselines: bool = True
     data: str | None = None
     val: str | None = None
     classes: str | None = None
@@ -70,6 +88,17 @@ class SearchConfig(BaseModel):
     keep_checkpoints: Annotated[int, Field(ge=0)] = 5
     candidate_timeout: Annotated[float, Field(gt=0)] | None = None
 
+    @field_validator("rungs")
+    @classmethod
+    def _rungs(cls, value: list[int] | None) -> list[int] | None:
+        if value is not None and (not value or any(b <= a for a, b in zip(value, value[1:]))):
+            raise ValueError(f"rungs must be increasing step counts, e.g. [100, 300]; got {value}")
+        return value
+
+    def retrain_steps(self) -> int | None:
+        """Steps of the final retraining: ``final_steps``, else the last rung (None: the recipe's own budget)."""
+        return self.final_steps or (self.rungs[-1] if self.rungs else None)
+
     @field_validator("objectives")
     @classmethod
     def _objectives(cls, value: list[str]) -> list[str]:
@@ -81,5 +110,6 @@ class SearchConfig(BaseModel):
 
     def identity(self) -> dict[str, Any]:
         """What must match for a rerun to continue the same study (budget, workers and executor may change)."""
-        keep = ("space", "space_preset", "space_options", "strategy", "strategy_options", "constraint", "objectives", "recipe", "data", "val", "seed")
+        keep = ("space", "space_preset", "space_options", "strategy", "strategy_options", "constraint", "objectives", "recipe", "data", "val", "seed",
+                "rungs", "eta")
         return self.model_dump(mode="json", include=set(keep))

@@ -48,6 +48,20 @@ class StoredTrial:
         return self.metrics.get("accuracy")
 
 
+def current(trials: list[StoredTrial]) -> list[StoredTrial]:
+    """One trial per trained candidate — its successful trial at the highest rung it reached — best first: by
+    rung, then fitness. The first is the search's pick (successive halving chooses at the highest rung)."""
+    best: dict[int, StoredTrial] = {}
+    for t in trials:
+        if t.status != "ok" or t.fitness is None or t.genotype is None:
+            continue
+        candidate = int(t.attrs.get("candidate", t.number))
+        held = best.get(candidate)
+        if held is None or int(t.attrs.get("rung", 0)) > int(held.attrs.get("rung", 0)):
+            best[candidate] = t
+    return sorted(best.values(), key=lambda t: (-int(t.attrs.get("rung", 0)), -t.fitness, t.number))
+
+
 def open_storage(optuna: Any, url: str, attempts: int = 6) -> Any:
     """Open (creating its tables if needed) an Optuna RDB storage. Several processes may open a new database
     at the same moment (workers of one study, a report read while the search starts): the loser of that race
@@ -114,6 +128,15 @@ class Study:
 
     def set_attr(self, key: str, value: Any) -> None:
         self.study.set_user_attr(key, value)
+
+    # -- final retraining ------------------------------------------------------------------------------
+    def finals(self) -> dict[str, dict[str, Any]]:
+        """Finished final-retraining runs by key (``<model>.seed<k>``)."""
+        prefix = "vidnas.final."
+        return {k[len(prefix):]: json.loads(v) for k, v in self.study.user_attrs.items() if k.startswith(prefix)}
+
+    def set_final(self, key: str, entry: dict[str, Any]) -> None:
+        self.study.set_user_attr(f"vidnas.final.{key}", json.dumps(entry))
 
     # -- trials ----------------------------------------------------------------------------------------
     @staticmethod

@@ -3,7 +3,9 @@ frame stride, the number of blocks, and per block every field of a TVN block.
 
 The published grid is UNCONFIRMED (only values seen in the released configs are known); the defaults here are
 a proxy-scale grid for CPU search on small clips, and ``TVNSpace.paper()`` gives the observed published
-ranges. Every option list is a constructor parameter.
+ranges. Every option list is a constructor parameter. The proxy grid reads 4–16 frames at 24–32 px (a clip
+spans at most ``max_span`` = 16 source frames, the built-in clips' length), so motion-aware answers — a 3D-CNN-like
+chain of spatial convs and k×1×1 temporal convs over 16 frames — exist inside a 10 ms CPU limit.
 """
 
 from __future__ import annotations
@@ -28,9 +30,10 @@ class TVNSpace(SearchSpace):
         self,
         num_classes: int = 8,
         *,
-        frames: tuple[int, ...] = (2, 4, 8),
-        sizes: tuple[int, ...] = (16, 24, 32),
+        frames: tuple[int, ...] = (4, 8, 16),
+        sizes: tuple[int, ...] = (24, 32),
         frame_strides: tuple[int, ...] = (1, 2),
+        max_span: int | None = 16,
         max_blocks: int = 4,
         spatial_types: tuple[str, ...] = ("std", "depth", "maxpool", "avgpool"),
         spatial_kernels: tuple[int, ...] = (2, 3, 4, 5),
@@ -55,6 +58,7 @@ class TVNSpace(SearchSpace):
         )
         self.max_blocks = max_blocks
         self.dropout = dropout
+        self.max_span = max_span
 
     @classmethod
     def paper(cls, num_classes: int = 157) -> "TVNSpace":
@@ -62,14 +66,15 @@ class TVNSpace(SearchSpace):
         return cls(
             num_classes, frames=(2, 4, 8, 16), sizes=(128, 160, 224, 256), frame_strides=(1, 2, 4, 7), max_blocks=7,
             filters=(32, 64, 128, 256, 348, 512, 1024), expands=(1, 2, 3, 4, 5, 6, 8), repeats=(1, 2, 3, 4, 5, 6),
-            temporal_strides=(1, 2, 3), spatial_strides=(1, 2, 3, 4), squeezes=(0.0, 0.25, 0.5, 0.75, 0.9),
+            temporal_strides=(1, 2, 3), spatial_strides=(1, 2, 3, 4), squeezes=(0.0, 0.25, 0.5, 0.75, 0.9), max_span=None,
         )
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "num_classes": self.num_classes, "options": {k: list(v) for k, v in self.options.items()}}
 
     def input_extent(self) -> tuple[int, int]:
-        return max((f - 1) * s + 1 for f in self.options["frames"] for s in self.options["frame_stride"]), max(self.options["size"])
+        spans = [(f - 1) * s + 1 for f in self.options["frames"] for s in self.options["frame_stride"]]
+        return max(s for s in spans if self.max_span is None or s <= self.max_span), max(self.options["size"])
 
     def build_choices(self) -> list[Choice]:
         out = [Choice(k, self.options[k]) for k in ("frames", "size", "frame_stride", "num_blocks")]
@@ -116,6 +121,9 @@ class TVNSpace(SearchSpace):
         return self.canonical(values)
 
     def check_values(self, values: Values) -> None:
+        span = (values["frames"] - 1) * values["frame_stride"] + 1
+        if self.max_span is not None and span > self.max_span:
+            raise GenotypeError("frame_stride", f"{values['frames']} frames {values['frame_stride']} apart span {span} source frames; the space allows {self.max_span}")
         for i in range(values["num_blocks"]):
             if values[f"b{i}.spatial_stride"] > values[f"b{i}.spatial_kernel"]:
                 raise GenotypeError(f"b{i}.spatial_stride", "a stride larger than the kernel skips pixels")

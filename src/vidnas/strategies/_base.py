@@ -66,7 +66,16 @@ class Strategy:
         raise NotImplementedError
 
     def tell(self, record: TrialRecord) -> None:
+        """Add a finished trial; a record whose number was told before replaces the earlier one in place (a
+        successive-halving promotion: the same candidate scored again at a higher rung, ``metrics['rung']``)."""
+        for i, old in enumerate(self.records):
+            if old.number == record.number:
+                self.records[i] = record
+                return
         self.records.append(record)
+
+    def told(self, number: int) -> bool:
+        return any(r.number == number for r in self.records)
 
     def completed(self) -> list[TrialRecord]:
         return [r for r in self.records if r.status != "rejected"]

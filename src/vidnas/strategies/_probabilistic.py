@@ -103,8 +103,9 @@ class ProbabilisticNAS(Strategy):
         return Proposal(self.space.sample(rng), origin="random")
 
     def tell(self, record: TrialRecord) -> None:
+        again = self.told(record.number)  # a promoted candidate's higher rung: its sample was already weighed
         super().tell(record)
-        if record.status == "rejected":
+        if record.status == "rejected" or again:
             return
         self.buffer.append(record)
         if len(self.buffer) >= self.samples:

@@ -65,10 +65,13 @@ def train_model(
     classes: str | Path | None = None,
     device: str = "cpu",
     resume: str | Path | None = None,
+    extend_to: int | None = None,
     progress: bool = False,
     model_seed: int | None = None,
 ) -> tuple[Trainer, dict[str, Any]]:
-    """Train a genotype (or zoo name) on ``data`` (default: the built-in data set); returns (trainer, metrics)."""
+    """Train a genotype (or zoo name) on ``data`` (default: the built-in data set); returns (trainer, metrics).
+    ``resume``: continue a checkpoint exactly; with ``extend_to``, train a finished checkpoint on to that many
+    steps with a fresh warm-up + cosine over the new steps (a promoted search candidate's next rung)."""
     from vidnas.zoo import REGISTRY, get_genotype
 
     genotype = get_genotype(model_or_genotype) if isinstance(model_or_genotype, str) and model_or_genotype in REGISTRY else as_genotype(model_or_genotype)
@@ -81,6 +84,8 @@ def train_model(
     trainer = Trainer(model, recipe, train_data, val_data, out_dir=out_dir, device=device, progress=progress)
     if resume is not None:
         trainer.resume(resume)
+        if extend_to is not None:
+            trainer.extend(extend_to)
     metrics = trainer.fit()
     return trainer, metrics
 
@@ -116,12 +121,18 @@ def evaluate_candidate(
     threads: int | None = None,
     peak_memory: bool = False,
     checkpoint: str | Path | None = None,
+    steps: int | None = None,
+    resume_from: str | Path | None = None,
 ) -> dict[str, Any]:
     """Score one architecture: a short proxy training then validation, as a plain dict. Pure and safe to run
     in a worker process or on a remote worker: failures (an impossible genotype, NaN loss, out of memory,
     shape errors) come back as ``{"status": "failed", "reason": ...}`` instead of raising.
 
-    Returns status, top1 (or map), val_loss, loss_curve, train_seconds, steps, params, macs, latency_ms
+    ``steps``: train to this many steps in all (the recipe's ``max_steps``); ``resume_from``: a checkpoint
+    folder of this architecture trained for fewer steps, continued to ``steps`` (successive halving's next rung).
+
+    Returns status, top1 (or map), p_true (mean probability of the true class), val_loss, loss_curve,
+    train_seconds, steps, planned_steps, train_fraction (training ÷ wall seconds), params, macs, latency_ms
     (batch 1 on ``device`` with ``threads``), peak_memory_mb when asked and, for graphs with weighted edges,
     the learned sigmoid connection weights. ``checkpoint``: a folder that gets the trained weights
     (``final.safetensors`` + JSON sidecar).
@@ -134,7 +145,16 @@ def evaluate_candidate(
     try:
         genotype = as_genotype(genotype)
         genotype.check()
-        trainer, metrics = train_model(genotype, recipe=recipe, out_dir=None, data=data, val=val, device=device)
+        if steps is not None:
+            recipe = recipe.model_copy(update={"max_steps": steps, "epochs": max(recipe.epochs, 10_000)})
+        resume = None
+        if resume_from is not None:
+            resume = Path(resume_from) / "final.json"
+            if not resume.is_file():
+                raise VidnasError(f"{resume_from}: no checkpoint of the previous rung to continue from")
+        trainer, metrics = train_model(genotype, recipe=recipe, out_dir=None, data=data, val=val, device=device, resume=resume,
+                                       extend_to=steps if resume is not None else None)
+        trained_before = float(trainer.resumed_train_seconds)
         model = trainer.model.eval()
         evaluation = trainer.last_eval or {}
         inputs = model.example_input(1)
@@ -142,11 +162,14 @@ def evaluate_candidate(
             top1=evaluation.get("top1"),
             top5=evaluation.get("top5"),
             map=evaluation.get("map"),
+            p_true=evaluation.get("p_true"),
+            val_clips=len(trainer.val_data) if trainer.val_data is not None else None,
             val_loss=evaluation.get("loss"),
             train_loss=metrics.get("train_loss"),
             loss_curve=trainer.loss_curve,
-            train_seconds=round(trainer.train_seconds, 3),
+            train_seconds=round(trainer.train_seconds - trained_before, 3),
             steps=trainer.step,
+            planned_steps=trainer.planned_steps,
             params=count_parameters(model).total,
             macs=count_macs(model, inputs).macs,
         )
@@ -172,6 +195,8 @@ def evaluate_candidate(
         last = traceback.extract_tb(error.__traceback__)[-1]
         result = {"status": "failed", "reason": f"{type(error).__name__}: {str(error).splitlines()[0]} (at {Path(last.filename).name}:{last.lineno})"}
     result["wall_seconds"] = round(time.perf_counter() - started, 3)
+    if result.get("train_seconds"):
+        result["train_fraction"] = round(result["train_seconds"] / max(result["wall_seconds"], 1e-9), 3)
     return result
 
 

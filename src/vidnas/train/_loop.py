@@ -22,6 +22,10 @@ from vidnas.train._metrics import classification_report, mean_average_precision,
 from vidnas.train._recipe import Recipe
 
 
+EVAL_BATCH = 64  # validation batch (no gradients: larger batches are faster)
+PROBE_STEPS = 4  # steps timed before a time cap (recipe.max_seconds) sets the number of steps
+
+
 class Divergence(RuntimeError):
     """The loss became NaN or infinite."""
 
@@ -48,16 +52,26 @@ def make_optimizer(model: nn.Module, recipe: Recipe) -> torch.optim.Optimizer:
     return torch.optim.RMSprop(groups, lr=recipe.lr, momentum=recipe.momentum, alpha=0.9, eps=1.0)
 
 
+class WarmupCosine:
+    """LR factor per step: linear warm-up from ~0 to 1, then cosine decay to 0 at ``total_steps``, over the
+    segment that starts at ``start`` (a continued run — a successive-halving rung — restarts the schedule over
+    its own new steps). A callable object, so LambdaLR saves and restores its fields with a checkpoint, and
+    the plan can change before a step is taken (a time cap that shrinks the steps)."""
+
+    def __init__(self, total_steps: int, warmup_steps: int, start: int = 0):
+        self.total_steps, self.warmup_steps, self.start = total_steps, warmup_steps, start
+
+    def __call__(self, step: int) -> float:
+        local, length = step - self.start, max(1, self.total_steps - self.start)
+        if local < self.warmup_steps:
+            return (local + 1) / (self.warmup_steps + 1)
+        progress = (local - self.warmup_steps) / max(1, length - self.warmup_steps)
+        return 0.5 * (1.0 + math.cos(math.pi * min(max(progress, 0.0), 1.0)))
+
+
 def cosine_with_warmup(total_steps: int, warmup_steps: int) -> Callable[[int], float]:
     """LR factor per step: linear warm-up from ~0 to 1, then cosine decay to 0 at ``total_steps``."""
-
-    def factor(step: int) -> float:
-        if step < warmup_steps:
-            return (step + 1) / (warmup_steps + 1)
-        progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
-        return 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
-
-    return factor
+    return WarmupCosine(total_steps, warmup_steps)
 
 
 def autocast_dtype(recipe: Recipe, device: torch.device) -> torch.dtype | None:
@@ -119,6 +133,7 @@ def evaluate(model: nn.Module, dataset: Dataset, *, batch_size: int = 8, device:
     target = torch.tensor([int(labels[i]) for i in order])
     report = classification_report(logits, target, classes)
     report["loss"] = float(F.cross_entropy(logits, target))
+    report["p_true"] = float(torch.softmax(logits, dim=1).gather(1, target[:, None]).mean())
     return report
 
 
@@ -142,7 +157,8 @@ class EvaluationHook(Hook):
         last = trainer.epoch + 1 == trainer.recipe.epochs or trainer.budget_spent()
         if trainer.val_data is not None and ((trainer.epoch + 1) % trainer.recipe.eval_every == 0 or last):
             model = trainer.ema if trainer.ema is not None else trainer.model
-            trainer.last_eval = evaluate(model, trainer.val_data, batch_size=trainer.recipe.batch_size, device=trainer.device, num_workers=trainer.recipe.num_workers)
+            batch = max(trainer.recipe.batch_size, EVAL_BATCH)  # BatchNorm is frozen in evaluation: only speed changes
+            trainer.last_eval = evaluate(model, trainer.val_data, batch_size=batch, device=trainer.device, num_workers=trainer.recipe.num_workers)
 
 
 class CheckpointHook(Hook):
@@ -251,8 +267,10 @@ class Trainer:
         self.total_steps = recipe.epochs * steps_per_epoch
         if recipe.max_steps is not None:
             self.total_steps = min(self.total_steps, recipe.max_steps)
-        warmup = int(round(recipe.warmup_epochs * steps_per_epoch))
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, cosine_with_warmup(self.total_steps, min(warmup, self.total_steps - 1)))
+        self.warmup_steps = int(round(recipe.warmup_epochs * steps_per_epoch))
+        self.schedule = WarmupCosine(self.total_steps, min(self.warmup_steps, self.total_steps - 1))
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, self.schedule)
+        self.planned_steps = self.total_steps  # before a time cap shrank them
         self.ema = None
         if recipe.ema_decay is not None:
             self.ema = torch.optim.swa_utils.AveragedModel(self.model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(recipe.ema_decay))
@@ -275,12 +293,42 @@ class Trainer:
         self.last_eval: dict[str, Any] | None = None
         self.started = time.perf_counter()
         self.train_seconds = 0.0
+        self.resumed_train_seconds = 0.0  # training seconds a resumed run had before this process
 
     # ------------------------------------------------------------------------------------------ state
     def budget_spent(self) -> bool:
-        if self.step >= self.total_steps:
-            return True
-        return self.recipe.max_seconds is not None and self.train_seconds >= self.recipe.max_seconds
+        """The planned steps are done (a time cap shrinks the plan up front, it never stops a schedule midway)."""
+        return self.step >= self.total_steps
+
+    def plan(self, total_steps: int) -> None:
+        """Set the run's total steps (the schedule's end) before any further step is taken."""
+        total_steps = max(total_steps, self.step + 1)
+        self.total_steps = total_steps
+        self.schedule.total_steps = total_steps
+        self.schedule.warmup_steps = min(self.schedule.warmup_steps, max(0, total_steps - self.schedule.start - 1))
+        self._apply_lr()
+
+    def extend(self, total_steps: int, warmup_fraction: float = 0.05) -> None:
+        """Continue a finished run to ``total_steps`` with a fresh warm-up + cosine over the new steps (a warm
+        restart from the current weights and optimizer state): how a promoted search candidate trains on."""
+        self.schedule.start = self.step
+        self.schedule.warmup_steps = int(round(warmup_fraction * max(0, total_steps - self.step)))
+        self.plan(total_steps)
+
+    def _apply_lr(self) -> None:
+        factor = self.schedule(self.step)
+        for group, base in zip(self.optimizer.param_groups, self.scheduler.base_lrs):
+            group["lr"] = base * factor
+        self.scheduler._last_lr = [group["lr"] for group in self.optimizer.param_groups]  # noqa: SLF001 - keep get_last_lr() true
+
+    def _fit_time_cap(self, step_seconds: list[float]) -> None:
+        """Shrink the plan so that the whole schedule fits ``recipe.max_seconds`` at the measured step time
+        (median of the first timed steps; the very first step, with its one-off costs, is left out)."""
+        timed = step_seconds[1:] or step_seconds
+        per_step = float(np.median(timed))
+        affordable = int(self.recipe.max_seconds / max(per_step, 1e-9))  # type: ignore[operator]
+        if affordable < self.total_steps:
+            self.plan(max(affordable, self.step + 1))
 
     def epoch_loss(self) -> float:
         return float(np.mean(self.losses)) if self.losses else float("nan")
@@ -310,6 +358,11 @@ class Trainer:
         self.best_score = sidecar.get("best_score")
         self.loss_curve = [tuple(p) for p in sidecar.get("loss_curve", [])]
         self.train_seconds = float(sidecar["metrics"].get("train_seconds", 0.0))
+        self.resumed_train_seconds = self.train_seconds
+        if self.recipe.max_seconds is not None and self.schedule.total_steps < self.planned_steps:
+            self.total_steps = self.schedule.total_steps  # the plan a time cap shrank stays as it was
+        else:
+            self.schedule.total_steps = self.total_steps  # the recipe's plan (a longer recipe continues the run)
 
     # ------------------------------------------------------------------------------------------- loop
     def _order(self, epoch: int) -> list[int]:
@@ -355,6 +408,7 @@ class Trainer:
         for hook in self.hooks:
             hook.before_train(self)
         self.model.train()
+        probe = [] if self.recipe.max_seconds is not None and self.step == 0 else None  # step times that size the plan
         while self.epoch < self.recipe.epochs and not self.budget_spent():
             if hasattr(self.train_data, "set_epoch"):
                 self.train_data.set_epoch(self.epoch)
@@ -365,8 +419,14 @@ class Trainer:
                     break
                 start = time.perf_counter()
                 loss = self.train_step(batch)
-                self.train_seconds += time.perf_counter() - start
+                seconds = time.perf_counter() - start
+                self.train_seconds += seconds
                 self.step += 1
+                if probe is not None:
+                    probe.append(seconds)
+                    if len(probe) == PROBE_STEPS:
+                        self._fit_time_cap(probe)
+                        probe = None
                 self.losses.append(loss)
                 self.loss_curve.append((self.step, round(loss, 6)))
                 for hook in self.hooks:

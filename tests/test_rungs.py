@@ -1,0 +1,324 @@
+"""Successive halving in the engine, step budgets that always complete, the decoded clip store, and the final
+retraining with baselines (fast lane: the synthetic evaluator; real training only at toy sizes)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from vidnas.search import SearchConfig, Study, run_search
+from vidnas.search._final import summarise, verdict
+from vidnas.search._study import current
+from vidnas.strategies import STRATEGIES
+
+SYNTHETIC = "vidnas.search._synthetic:evaluate"
+
+
+@pytest.fixture()
+def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, search_home: Path) -> Path:
+    monkeypatch.setenv("VIDNAS_HOME", str(search_home))
+    monkeypatch.setenv("VIDNAS_SYNTHETIC_LOG", str(tmp_path / "calls.log"))
+    monkeypatch.delenv("VIDNAS_SYNTHETIC_FAULTS", raising=False)
+    monkeypatch.delenv("VIDNAS_SYNTHETIC_NOISE", raising=False)
+    return tmp_path
+
+
+def _config(**overrides) -> SearchConfig:  # noqa: ANN003
+    settings = dict(space="autox3d", strategy="evolution", trials=9, executor="inprocess", strategy_options={"population": 3},
+                    rungs=[10, 20, 40], eta=3, final_retrain=False)
+    settings.update(overrides)
+    return SearchConfig(**settings)
+
+
+def _calls(tmp_path: Path) -> list[str]:
+    log = tmp_path / "calls.log"
+    return log.read_text().split() if log.is_file() else []
+
+
+def _asha_invariants(trials: list, at_least: list[int]) -> dict[int, dict[int, float]]:  # noqa: ANN001
+    """Asynchronous successive halving: each promotion was in the top ⌊n/η⌋ of what its rung had scored when it
+    was decided (so a rung may end with more than ⌊n/η⌋: promotions are never taken back), continues the previous
+    rung's trial, and no candidate trains twice at one rung."""
+    ordered = sorted(trials, key=lambda t: t.attrs.get("told", 0))
+    for t in ordered:
+        rung = int(t.attrs.get("rung", 0))
+        if rung == 0 or t.status != "ok":
+            continue
+        before = [u for u in ordered if u.attrs.get("told", 0) < t.attrs["told"] and int(u.attrs.get("rung", -1)) == rung - 1 and u.status == "ok"]
+        ranked = sorted(before, key=lambda u: (-u.fitness, u.number))
+        top = [int(u.attrs["candidate"]) for u in ranked[: max(1, len(ranked) // 3)]]
+        assert int(t.attrs["candidate"]) in top
+        assert t.attrs["origin"] in ("promotion", "requeue") and t.attrs["parent"] == t.attrs["candidate"]
+        assert t.attrs["resume_from"] in [u.number for u in before]  # continues the previous rung's trial
+    started = [(t.attrs["candidate"], t.attrs["rung"]) for t in trials if t.status in ("ok", "failed")]
+    assert len(started) == len(set(started))
+    rungs = _by_rung(trials)
+    assert [len(rungs.get(k, {})) >= n for k, n in enumerate(at_least)] == [True] * len(at_least), {k: len(v) for k, v in rungs.items()}
+    assert len(rungs[0]) == at_least[0]
+    return rungs
+
+
+def _by_rung(trials: list) -> dict[int, dict[int, float]]:  # noqa: ANN001
+    out: dict[int, dict[int, float]] = {}
+    for t in trials:
+        if t.status == "ok":
+            out.setdefault(int(t.attrs["rung"]), {})[int(t.attrs["candidate"])] = t.fitness
+    return out
+
+
+# ------------------------------------------------------------------------------------ promotion order
+
+
+def test_successive_halving_promotes_the_top_third_and_picks_at_the_top_rung(env: Path) -> None:
+    result = run_search(_config(), env / "out", evaluator=SYNTHETIC, progress=False)
+    rungs = _asha_invariants(result.trials, [9, 3, 1])
+    best_rung0 = max(rungs[0], key=lambda c: rungs[0][c])
+    assert best_rung0 in rungs[1]  # the best screened candidate is always promoted
+    pick = result.best
+    assert pick is not None and int(pick.attrs["rung"]) == 2
+    assert [int(t.attrs["candidate"]) for t in current(result.trials)][0] == int(pick.attrs["candidate"])
+    study = Study.load("search", result.storage)
+    assert sum(1 for t in study.study.get_trials() if t.state.name == "COMPLETE") == sum(map(len, rungs.values()))  # every rung's result
+    assert "rungs" in (env / "out" / "report.html").read_text() or "rung" in (env / "out" / "report.html").read_text()
+
+
+def test_too_few_candidates_still_end_with_a_pick_at_the_top_rung(env: Path) -> None:
+    result = run_search(_config(trials=2), env / "out", evaluator=SYNTHETIC, progress=False)
+    rungs = _by_rung(result.trials)
+    assert len(rungs[0]) == 2 and len(rungs[1]) == 1 and len(rungs[2]) == 1  # finishing promotions (⌊2/3⌋ = 0 due)
+    assert max(rungs[0], key=lambda c: rungs[0][c]) in rungs[1]
+    assert int(result.best.attrs["rung"]) == 2
+
+
+@pytest.mark.parametrize("strategy", sorted(set(STRATEGIES) - {"guided"}))
+def test_every_strategy_works_with_rungs_and_learns_from_the_highest_rung(env: Path, strategy: str) -> None:
+    config = _config(strategy=strategy, strategy_options={"population": 3} if strategy in ("evolution", "constrained", "pareto") else {},
+                     space="tvn", rungs=[5, 10], trials=7)
+    from vidnas.search._engine import Search
+
+    search = Search(config, env / "out", evaluator=SYNTHETIC, progress=False)
+    result = search.run()
+    rungs = _asha_invariants(result.trials, [7, 2])
+    records = {r.number: r for r in search.strategy.records if r.status == "ok"}
+    assert len(records) == 7  # one record per candidate: a promotion replaces it, it does not add one
+    for candidate in rungs[1]:
+        assert records[candidate].metrics["rung"] == 1 and records[candidate].fitness == rungs[1][candidate]
+
+
+def test_multi_objective_search_with_rungs_records_every_objective(env: Path) -> None:
+    config = _config(strategy="pareto", objectives=["accuracy", "latency_ms", "peak_memory_mb"], rungs=[5, 10])
+    result = run_search(config, env / "out", evaluator=SYNTHETIC, progress=False)
+    study = Study.load("search", result.storage)
+    assert study.multi_objective
+    promoted = [t for t in study.study.get_trials() if t.user_attrs.get("rung") == 1]
+    assert len(promoted) >= 3 and all(len(t.values) == 3 for t in promoted)
+    # a promotion carries the candidate's measured costs, it does not measure them again
+    firsts = {t.number: t for t in result.trials if t.attrs.get("rung") == 0}
+    for t in (u for u in result.trials if u.attrs.get("rung") == 1):
+        assert t.metrics["latency_ms"] == firsts[t.attrs["candidate"]].metrics["latency_ms"]
+
+
+RESUME_SCRIPT = """
+import sys
+from vidnas.search import SearchConfig, run_search
+if __name__ == "__main__":
+    config = SearchConfig(space="autox3d", strategy="evolution", trials=9, executor="inprocess", strategy_options={"population": 3},
+                          rungs=[10, 20, 40], eta=3, final_retrain=False)
+    run_search(config, sys.argv[1], evaluator="vidnas.search._synthetic:evaluate", progress=False)
+"""
+
+
+def test_killed_between_rungs_resumes_promotions_without_losing_a_rung(env: Path) -> None:
+    script = env / "run.py"
+    script.write_text(RESUME_SCRIPT)
+    out = env / "out"
+    environment = dict(os.environ, VIDNAS_SYNTHETIC_FAULTS="sleep:0.4")
+    process = subprocess.Popen([sys.executable, str(script), str(out)], env=environment)
+    storage = f"sqlite:///{out / 'study.db'}"
+    deadline, finished = time.time() + 120, []
+    while time.time() < deadline:
+        time.sleep(0.2)
+        try:
+            finished = [t for t in Study.load("search", storage).trials() if t.status == "ok"]
+        except Exception:  # noqa: BLE001 - the study is still being created
+            continue
+        if any(t.attrs.get("rung") == 1 for t in finished):
+            break
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert any(t.attrs.get("rung") == 1 for t in finished)
+    before = {t.number: (t.attrs["rung"], t.attrs["candidate"], t.fitness) for t in Study.load("search", storage).trials() if t.status == "ok"}
+    subprocess.run([sys.executable, str(script), str(out)], env=environment, check=True, timeout=180)
+    after = Study.load("search", storage).trials()
+    assert {t.number: (t.attrs["rung"], t.attrs["candidate"], t.fitness) for t in after if t.number in before} == before
+    _asha_invariants(after, [9, 3, 1])  # as if never killed: the promotions went on from the stored rungs
+    interrupted = [t for t in after if t.status == "interrupted"]
+    assert len([t for t in after if t.attrs.get("origin") == "requeue"]) == len(interrupted) <= 1
+
+
+# ------------------------------------------------------------------------------------ final retraining
+
+
+def test_final_retraining_compares_the_pick_with_baselines_and_resumes(env: Path) -> None:
+    out = env / "out"
+    config = _config(space="tvn", trials=6, rungs=[5, 10], final_retrain=False)
+    run_search(config, out, evaluator=SYNTHETIC, progress=False)
+    searched = len(_calls(env))
+    config = config.model_copy(update={"final_retrain": True, "final_top_k": 2, "final_seeds": 2})
+    result = run_search(config, out, evaluator=SYNTHETIC, progress=False)
+    finals = Study.load("search", result.storage).finals()
+    keys = {k.rsplit(".seed", 1)[0] for k in finals}
+    assert {"zoo", "cnn3d", "cnn2d"} <= keys and len(keys) == 5 and len(finals) == 10
+    assert len(_calls(env)) == searched + 10  # the search was finished: only the finals ran
+    rows = result.outputs["final"]
+    winner = next(r for r in rows if r["winner"])
+    best = json.loads((out / "best.json").read_text())
+    assert best["name"] == json.loads(winner["genotype"])["name"]  # best.json is the retraining's winner
+    page = (out / "report.html").read_text()
+    assert page.index("Retrained: search vs baselines") < page.index("<h2>Search</h2>")  # the first table
+    assert verdict(rows) in page.replace("&#x27;", "'")
+    run_search(config, out, evaluator=SYNTHETIC, progress=False)
+    assert len(_calls(env)) == searched + 10  # a rerun retrains nothing that finished
+
+
+def _row(name: str, kind: str, accuracies: list[float], cost: float = 5.0) -> dict:
+    return {f"{name}.seed{i}": {"name": name, "kind": kind, "genotype": "{}", "cost": cost, "status": "ok",
+                                "metrics": {"accuracy": a, "latency_ms": cost, "val_clips": 1024}} for i, a in enumerate(accuracies)}
+
+
+def test_verdict_says_plainly_who_won() -> None:
+    rows = summarise({**_row("trial 3", "search", [0.97, 0.99]), **_row("simple_3d_cnn", "cnn3d", [0.80, 0.84]), **_row("frame_blind_2d", "cnn2d", [0.40, 0.42])}, 10)
+    assert rows[0]["winner"] and rows[0]["name"] == "trial 3" and rows[0]["se"] == pytest.approx(0.01)
+    assert verdict(rows).startswith("Searching was worth it")
+    rows = summarise({**_row("trial 3", "search", [0.80, 0.82]), **_row("simple_3d_cnn", "cnn3d", [0.95, 0.97])}, 10)
+    assert verdict(rows).startswith("A baseline won: simple_3d_cnn") and "not worth it" in verdict(rows)
+    rows = summarise({**_row("trial 3", "search", [0.90, 0.92]), **_row("simple_3d_cnn", "cnn3d", [0.90, 0.90])}, 10)
+    assert "within noise" in verdict(rows)
+    over = summarise({**_row("trial 3", "search", [0.90]), **_row("big", "zoo", [0.99], cost=12.0)}, 10)
+    assert [r["name"] for r in over if r["winner"]] == ["trial 3"]  # a model over the limit cannot win
+
+
+def test_scaled_zoo_baseline_fits_the_limit() -> None:
+    from vidnas.build import build_model
+    from vidnas.measure import count_macs
+    from vidnas.search._baselines import frame_blind_2d, layer_macs, scaled_zoo, simple_3d_cnn
+    from vidnas.spaces import make_space
+
+    macs = layer_macs
+    model = build_model(simple_3d_cnn(4), seed=0)
+    assert macs(simple_3d_cnn(4)) == pytest.approx(count_macs(model, model.example_input(1)).macs, rel=0.01)
+    space = make_space("tvn", 4)
+    seed_macs = macs(space.seeds()[0])
+    limit = seed_macs / 4
+    scaled = scaled_zoo(space, lambda g: macs(g) <= limit, macs)
+    assert scaled is not None and macs(scaled) <= limit and space.validate(scaled)
+    assert macs(scaled) > limit / 4  # shrunk gently, not collapsed
+    assert scaled_zoo(space, lambda g: False, macs, max_cuts=3) is None
+    cnn, blind = simple_3d_cnn(4), frame_blind_2d(4)
+    assert cnn.check()["body"].frames == 8 and blind.check()["body"].frames == 16  # the 2D network never mixes frames
+    assert all(layer.kernel[0] == 1 for layer in blind.nodes[0].layers if layer.op == "conv")
+
+
+# ------------------------------------------------------------------------------------ step budgets
+
+
+class _Clips(torch.utils.data.Dataset):
+    classes = ["a", "b"]
+
+    def __init__(self, n: int = 64):
+        generator = torch.Generator().manual_seed(0)
+        self.x = torch.randn(n, 3, 4, 16, 16, generator=generator)
+        self.y = torch.arange(n) % 2
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def __getitem__(self, i: int) -> dict:
+        return {"video": self.x[i], "label": int(self.y[i]), "index": i}
+
+
+def _tiny():  # noqa: ANN202
+    from vidnas.build import build_model
+    from vidnas.search._baselines import simple_3d_cnn
+
+    return build_model(simple_3d_cnn(2, frames=4, size=16, widths=(4, 4, 4)), seed=0)
+
+
+def test_a_time_cap_shrinks_the_plan_up_front_and_the_schedule_completes() -> None:
+    from vidnas.train import Recipe, Trainer
+
+    recipe = Recipe(epochs=1000, max_steps=10_000, batch_size=8, optimizer="adamw", lr=1e-2, warmup_epochs=0.5, max_seconds=0.5)
+    trainer = Trainer(_tiny(), recipe, _Clips(), hooks=[])
+    trainer.fit()
+    assert trainer.planned_steps == 8000 and 4 <= trainer.total_steps < 8000  # 1000 epochs of 8 steps, then the cap
+    assert trainer.step == trainer.total_steps  # never cut off mid-schedule
+    assert trainer.scheduler.get_last_lr()[0] < 1e-2 * 0.01  # the cosine reached its end
+    uncapped = Trainer(_tiny(), recipe.model_copy(update={"max_seconds": None, "max_steps": 12}), _Clips(), hooks=[])
+    uncapped.fit()
+    assert uncapped.step == 12 and uncapped.scheduler.get_last_lr()[0] < 1e-2 * 0.01
+
+
+def test_a_continued_run_trains_on_with_a_warm_restart(tmp_path: Path) -> None:
+    from vidnas.train import Recipe, Trainer
+
+    recipe = Recipe(epochs=1000, max_steps=6, batch_size=8, optimizer="adamw", lr=1e-2, warmup_epochs=0.0)
+    first = Trainer(_tiny(), recipe, _Clips(), out_dir=tmp_path, hooks=[])
+    first.fit()
+    first.save("final", first.epoch_metrics())
+    second = Trainer(_tiny(), recipe, _Clips(), hooks=[])
+    second.resume(tmp_path / "final.json")
+    assert second.step == 6
+    second.extend(18)
+    second.fit()
+    assert second.step == 18 and second.scheduler.get_last_lr()[0] < 1e-4
+    assert second.schedule(7) > 0.9 and second.schedule(17) < 0.05  # a fresh warm-up + cosine over the 12 new steps
+
+
+# ------------------------------------------------------------------------------------ the clip store
+
+
+def test_builtin_store_equals_the_generated_clips_and_is_deterministic(tmp_path: Path) -> None:
+    from vidnas.data import CachedClips, ClipCache, builtin_store, synth_clip
+
+    settings = dict(classes=3, train_per_class=3, val_per_class=2, size=16, frames=8)
+    a = builtin_store(tmp_path / "a", **settings)
+    b = builtin_store(tmp_path / "b", **settings)
+    assert (tmp_path / "a" / "train" / "rgb_00000.u8").read_bytes() == (tmp_path / "b" / "train" / "rgb_00000.u8").read_bytes()
+    train = ClipCache(a["train"])
+    assert len(train) == 9 and train.classes == ["move_right", "move_down", "zoom_in"] and len(ClipCache(a["val"])) == 6
+    for video in (0, 4, 8):
+        label = train.label(video)
+        expected = synth_clip(label, np.random.default_rng([0, 0, label, video % 3]), 8, 16, "motions", 2.0)
+        assert np.array_equal(np.asarray(train.rgb(video)), expected)
+    clips = CachedClips(train, frames=8, size=16, train=False, mean=(0, 0, 0), std=(1, 1, 1))
+    assert torch.allclose(clips[4]["video"], torch.as_tensor(train.rgb(4)).permute(3, 0, 1, 2).float() / 255.0)
+    mtime = (tmp_path / "a" / "train" / "index.json").stat().st_mtime_ns
+    builtin_store(tmp_path / "a", **settings)  # generated once, then reused
+    assert (tmp_path / "a" / "train" / "index.json").stat().st_mtime_ns == mtime
+
+
+def test_rung_continuation_with_real_training(tmp_path: Path) -> None:
+    from vidnas.data import builtin_store
+    from vidnas.search._baselines import simple_3d_cnn
+    from vidnas.train import Recipe
+    from vidnas.train._api import evaluate_candidate
+
+    paths = builtin_store(tmp_path / "data", classes=2, train_per_class=16, val_per_class=8, size=16, frames=8)
+    recipe = Recipe(epochs=1000, batch_size=8, optimizer="adamw", lr=3e-3, eval_every=1000, warmup_epochs=0.0)
+    genotype = simple_3d_cnn(2, frames=8, size=16, widths=(4, 8, 8)).model_dump(mode="json")
+    first = evaluate_candidate(genotype, recipe, data=paths["train"], val=paths["val"], steps=3, checkpoint=tmp_path / "r0")
+    assert first["status"] == "ok", first.get("reason")
+    assert first["steps"] == 3 and first["val_clips"] == 16 and 0 <= first["p_true"] <= 1 and first["train_fraction"] > 0
+    second = evaluate_candidate(genotype, recipe, data=paths["train"], val=paths["val"], steps=7, resume_from=tmp_path / "r0", latency=False)
+    assert second["status"] == "ok" and second["steps"] == 7 and second["train_seconds"] < first["train_seconds"] * 10
+    missing = evaluate_candidate(genotype, recipe, data=paths["train"], val=paths["val"], steps=7, resume_from=tmp_path / "nowhere")
+    assert missing["status"] == "failed" and "no checkpoint of the previous rung" in missing["reason"]
