@@ -25,7 +25,9 @@ def _cnn(name: str, num_classes: int, frames: int, size: int, temporal: int, wid
         Pool(mode="max", kernel=second_pool, stride=second_pool),
         Conv(out=widths[2], kernel=k, act="relu"),
     ]
-    return Genotype(name=name, family="baseline", description=__doc__.split("\n\n")[1].strip() if temporal > 1 else "frame-blind 2D baseline",
+    description = ("hand-written baseline: three 3×3×3 convs with max pooling" if temporal > 1 else
+                   "frame-blind baseline: three 1×3×3 convs with spatial max pooling, features averaged over frames")
+    return Genotype(name=name, family="baseline", description=description,
                     input=InputSpec(frames=frames, size=size), nodes=[Node(name="body", layers=layers)], head=Head(num_classes=num_classes))
 
 
