@@ -423,3 +423,19 @@ def test_builtin_dataset_is_generated_once_and_reused(tmp_path: Path, monkeypatc
     (paths["train"].parent / ".complete").unlink()  # as after a killed generation
     builtin_dataset(classes=2, train_per_class=1, val_per_class=1, size=16, frames=4)
     assert (paths["train"].parent / ".complete").is_file()
+
+
+def test_writing_one_clip_always_gives_the_same_bytes(tmp_path: Path) -> None:
+    # x264's macroblock-tree lookahead made the bytes depend on what the process's memory held before
+    # (3-6 distinct files in 8 writes of one clip after other work); the writer turns it off.
+    import hashlib
+
+    clip = synth_clip(0, np.random.default_rng([3, 0, 0, 1]), 12, 32)
+    digests = set()
+    for i in range(6):
+        junk = [np.random.default_rng(i).bytes(1 << 16) for _ in range(100)]
+        scratch = torch.randn(500, 500)
+        del junk, scratch
+        write_mp4(tmp_path / f"{i}.mp4", clip)
+        digests.add(hashlib.sha256((tmp_path / f"{i}.mp4").read_bytes()).hexdigest())
+    assert len(digests) == 1

@@ -120,10 +120,12 @@ def write_mp4(path: str | Path, frames: np.ndarray, fps: float = 25.0, crf: int 
     with av.open(str(path), "w") as container:
         stream = container.add_stream("libx264", rate=int(round(fps)))
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        # one encoder thread, no slice or lookahead threads: the same frames always give the same bytes
+        # the same frames must always give the same bytes: one encoder thread, and no macroblock-tree lookahead
+        # (with it, x264 wrote different files for one clip once the process's memory had been used: 3-6 distinct
+        # outputs in 8 writes of one clip; with mbtree=0, 1 in every trial)
         stream.codec_context.thread_count = 1
         stream.codec_context.thread_type = "NONE"
-        stream.options = {"crf": str(crf), "preset": "medium", "threads": "1", "x264-params": "threads=1:lookahead-threads=1:sliced-threads=0"}
+        stream.options = {"crf": str(crf), "preset": "medium", "threads": "1", "x264-params": "threads=1:lookahead-threads=1:sliced-threads=0:mbtree=0"}
         for frame in frames:
             video_frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame[:height, :width]), format="rgb24")
             for packet in stream.encode(video_frame):
