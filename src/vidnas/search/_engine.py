@@ -387,15 +387,12 @@ class Search:
         due = self.ledger.promotion(running)
         if due is not None:
             return self.promote(*due)
-        if self.budget_left() and self.idle < MAX_IDLE_PROPOSALS:
-            while self.budget_left() and self.idle < MAX_IDLE_PROPOSALS:
-                job = self.propose()
-                if job is not None:
-                    return job
-                if self.stopped == "exhausted":
-                    return None
-            if self.idle >= MAX_IDLE_PROPOSALS:
-                self.stopped = "exhausted"
+        while self.budget_left() and self.idle < MAX_IDLE_PROPOSALS:
+            job = self.propose()
+            if job is not None or self.stopped == "exhausted":
+                return job
+        if self.idle >= MAX_IDLE_PROPOSALS:
+            self.stopped = "exhausted"
         finishing = self.ledger.finishing(running)
         return self.promote(*finishing) if finishing is not None else None
 
@@ -527,7 +524,7 @@ class Search:
         self.ledger.finish(job, status, job.attrs, self._values(metrics, fitness) if status == "ok" else None)
         self.study.set_elapsed(self.elapsed())
         if self.progress:
-            self.progress.refresh(last=metrics.get("accuracy") if status == "ok" else None, rung=job.rung)
+            self.progress.refresh()
 
     def _values(self, metrics: dict[str, Any], fitness: float | None) -> list[float] | None:
         if fitness is None:
@@ -653,7 +650,7 @@ class _Progress:
         self.progress.start()
         self.refresh()
 
-    def refresh(self, last: float | None = None, rung: int = 0) -> None:
+    def refresh(self) -> None:
         ledger, config = self.ledger, self.config
         if self.final_total:
             self.progress.update(self.task, total=self.final_total, completed=self.final_count,
