@@ -26,3 +26,11 @@ def example_path(request: pytest.FixtureRequest) -> Path:
 def search_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One VIDNAS_HOME for the whole run: the built-in search data store is generated once, not in ~/.cache."""
     return tmp_path_factory.mktemp("vidnas-home")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _vidnas_home(search_home: Path):  # noqa: ANN202 - a generator fixture
+    """No test writes generated data or clip caches into the user's ~/.cache: VIDNAS_HOME is the session's."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("VIDNAS_HOME", str(search_home))
+        yield

@@ -196,3 +196,71 @@ def test_ema_weights_are_evaluated_and_checkpointed(data: dict[str, Path], tmp_p
     assert ema_keys and "ema.n_averaged" in state and int(state["ema.n_averaged"]) == trainer.step
     averaged = dict(trainer.ema.module.named_parameters())
     assert any(not torch.equal(averaged[n], p) for n, p in trainer.model.named_parameters())  # an average, not a copy
+
+
+def test_training_on_raw_videos_decodes_them_once_into_a_reused_cache(data: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from vidnas.data import CachedClips, VideoClips
+    from vidnas.train import _api
+
+    monkeypatch.setenv("VIDNAS_HOME", str(tmp_path / "home"))
+    recipe = RECIPE.model_copy(update={"epochs": 1})
+    logs: list[str] = []
+    trainer, first = train_model(tiny(), recipe=recipe, out_dir=None, data=data["train"], val=data["val"], classes=data["classes"], log=logs.append)
+    assert isinstance(trainer.train_data, CachedClips) and isinstance(trainer.val_data, CachedClips)
+    assert sum("decoding 16 train videos once" in line for line in logs) == 1 and sum("decoding 8 val videos" in line for line in logs) == 1
+    caches = sorted(p.name.split("-")[0] for p in (tmp_path / "home" / "clip-cache").iterdir())
+    assert caches == ["train", "val"]
+    # the cache keeps every frame of the 6-frame clips (the span is 4), so training still crops in time
+    assert trainer.train_data.cache.frames == 6
+
+    logs.clear()
+    trainer, second = train_model(tiny(), recipe=recipe, out_dir=None, data=data["train"], val=data["val"], classes=data["classes"], log=logs.append)
+    assert all("reusing" in line for line in logs) and len(logs) == 2
+    assert second["train_loss"] == first["train_loss"]  # same seed, same clips
+
+    # a changed video is decoded again
+    video = Path(trainer.train_data.cache.entries[0]["path"])
+    stat = video.stat()
+    os.utime(video, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    logs.clear()
+    train_model(tiny(), recipe=recipe, out_dir=None, data=data["train"], val=data["val"], classes=data["classes"], log=logs.append)
+    assert any("decoding 16 train videos" in line for line in logs) and any("reusing" in line and "val" in line for line in logs)
+
+    # videos much longer than the clip are decoded on the fly (a fixed-length cache would change their frame rate)
+    monkeypatch.setattr(_api, "CACHE_MAX_LENGTH", 1)
+    logs.clear()
+    trainer, _ = train_model(tiny(), recipe=recipe, out_dir=None, data=data["train"], val=data["val"], classes=data["classes"], log=logs.append)
+    assert isinstance(trainer.train_data, VideoClips) and any("decoding on the fly" in line for line in logs)
+    trainer, _ = train_model(tiny(), recipe=recipe, out_dir=None, data=data["train"], val=data["val"], classes=data["classes"], cache=False)
+    assert isinstance(trainer.train_data, VideoClips)
+
+
+def test_training_reads_the_genotypes_frame_stride_unless_the_recipe_sets_one(data: dict[str, Path]) -> None:
+    from vidnas.train import clip_geometry
+
+    strided = tiny().model_copy(update={"input": InputSpec(frames=3, size=16, frame_stride=2)})
+    assert clip_geometry(Recipe(), strided) == (3, 16, 2)
+    assert clip_geometry(Recipe(frame_stride=1, frames=2, size=8), strided) == (2, 8, 1)
+    source, _ = resolve_data(data["train"], classes=data["classes"])
+    assert clip_dataset(source, Recipe(), strided, train=True).frame_stride == 2
+
+
+def test_train_cli_keeps_a_recipe_files_settings_and_names_a_bad_field(data: dict[str, Path], tmp_path: Path) -> None:
+    runner = CliRunner()
+    genotype = tmp_path / "tiny.json"
+    genotype.write_text(tiny().to_json())
+    recipe = tmp_path / "recipe.json"
+    recipe.write_text(json.dumps({"epochs": 2, "batch_size": 4, "lr": 0.01, "optimizer": "adamw", "frames": 4, "size": 16}))
+    common = ["--data", str(data["train"]), "--val", str(data["val"]), "--classes", str(data["classes"])]
+    result = runner.invoke(app, ["train", str(genotype), "--out", str(tmp_path / "run"), "--recipe", str(recipe), *common])
+    assert result.exit_code == 0, result.output
+    last = json.loads((tmp_path / "run" / "last.json").read_text())
+    assert last["epoch"] == 2 and last["recipe"]["batch_size"] == 4  # not the command's own defaults (10 epochs, batch 8)
+    recipe.write_text(json.dumps({"epochs": 2, "lr": -1}))
+    bad = runner.invoke(app, ["train", str(genotype), "--out", str(tmp_path / "bad"), "--recipe", str(recipe), *common])
+    assert bad.exit_code == 2 and "recipe.json" in bad.stderr and "lr" in bad.stderr
+    recipe.write_text("{epochs: 2")
+    bad = runner.invoke(app, ["train", str(genotype), "--out", str(tmp_path / "bad"), "--recipe", str(recipe), *common])
+    assert bad.exit_code == 2 and "not valid JSON" in bad.stderr

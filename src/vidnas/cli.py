@@ -34,6 +34,29 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
+def _recipe(path: str | None, default: Any, overrides: dict[str, Any]) -> Any:
+    """A recipe: the JSON file at ``path`` (else ``default``) with the options the user gave on top; a bad file
+    or value is one clear error naming the file and the field."""
+    from pydantic import ValidationError
+
+    from vidnas.genotype._io import errors_from_validation
+    from vidnas.train import Recipe
+
+    settings = default.model_dump() if path is None else None
+    if path is not None:
+        try:
+            settings = json.loads(Path(path).read_text(encoding="utf-8"))
+        except json.JSONDecodeError as error:
+            raise VidnasError(f"{path}: not valid JSON: {error.msg} at line {error.lineno} column {error.colno}") from None
+        if not isinstance(settings, dict):
+            raise VidnasError(f"{path}: a recipe is a JSON object of settings, got {type(settings).__name__}")
+    try:
+        return Recipe.model_validate({**settings, **overrides})
+    except ValidationError as error:
+        problems = "; ".join(f"{field or '<recipe>'}: {message}" for field, message in errors_from_validation(error))
+        raise VidnasError(f"{path or 'recipe options'}: {problems}") from None
+
+
 def friendly_errors(command: F) -> F:
     """Turn the user's errors into one clear line and a non-zero exit (a traceback only with --debug)."""
 
@@ -292,30 +315,31 @@ def train(
     data: Optional[str] = typer.Option(None, "--data", help="Training source or clip cache (default: the built-in data set)."),
     val: Optional[str] = typer.Option(None, "--val", help="Validation source or clip cache."),
     classes: Optional[str] = typer.Option(None, "--classes", help="Class-list file for list sources."),
-    epochs: int = typer.Option(10, "--epochs", min=1),
-    batch_size: int = typer.Option(8, "--batch-size", min=1),
-    lr: float = typer.Option(0.05, "--lr"),
-    optimizer: str = typer.Option("sgd", "--optimizer", help="sgd, adamw or rmsprop."),
-    frames: Optional[int] = typer.Option(None, "--frames", min=1),
-    size: Optional[int] = typer.Option(None, "--size", min=8),
-    frame_stride: int = typer.Option(1, "--frame-stride", min=1),
+    epochs: Optional[int] = typer.Option(None, "--epochs", min=1, help="Default 10 (or the --recipe file's)."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help="Default 8."),
+    lr: Optional[float] = typer.Option(None, "--lr", help="Default 0.05."),
+    optimizer: Optional[str] = typer.Option(None, "--optimizer", help="sgd (default), adamw or rmsprop."),
+    frames: Optional[int] = typer.Option(None, "--frames", min=1, help="Default: the model's input."),
+    size: Optional[int] = typer.Option(None, "--size", min=8, help="Default: the model's input."),
+    frame_stride: Optional[int] = typer.Option(None, "--frame-stride", min=1, help="Default: the model's input (X3D-M: 5)."),
     max_steps: Optional[int] = typer.Option(None, "--max-steps", min=1),
     device: str = typer.Option("cpu", "--device"),
-    seed: int = typer.Option(0, "--seed"),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Default 0."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last checkpoint."),
     recipe_file: Optional[str] = typer.Option(None, "--recipe", help="A recipe JSON file (options given here override it)."),
+    cache: bool = typer.Option(True, "--cache/--no-cache", help="Decode raw videos once into a clip cache (reused by later runs) instead of every epoch."),
 ) -> None:
     """Train a network; without --data on the built-in benchmark data set (generated on first use)."""
     from vidnas.train import Recipe, train_model
 
-    settings = json.loads(Path(recipe_file).read_text()) if recipe_file else {}
-    settings.update(epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer, frames=frames, size=size, frame_stride=frame_stride, max_steps=max_steps, seed=seed)
-    recipe = Recipe.model_validate(settings)
+    given = dict(epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer, frames=frames, size=size, frame_stride=frame_stride, max_steps=max_steps, seed=seed)
+    recipe = _recipe(recipe_file, Recipe(), {k: v for k, v in given.items() if v is not None})
     genotype = load(model)
     checkpoint = Path(out) / "last.json"
     if resume and not checkpoint.is_file():
         raise _fail(f"--resume: {checkpoint} does not exist")
-    _, metrics = train_model(genotype, recipe=recipe, out_dir=out, data=data, val=val, classes=classes, device=device, resume=checkpoint if resume else None, progress=True)
+    _, metrics = train_model(genotype, recipe=recipe, out_dir=out, data=data, val=val, classes=classes, device=device, resume=checkpoint if resume else None,
+                             progress=True, cache=cache, log=lambda line: console.print(line, highlight=False))
     console.print(json.dumps(metrics), highlight=False)
 
 
@@ -607,11 +631,8 @@ def search(
     if limits:
         metric, limit = limits[0]
         constraint = ConstraintSpec(metric=metric, limit=limit, mode=constraint_mode, source="predicted" if predictor and metric == "latency_ms" else "measured", predictor=predictor)
-    recipe = SearchConfig.model_fields["recipe"].default
-    if recipe_file:
-        recipe = Recipe.model_validate_json(Path(recipe_file).read_text(encoding="utf-8"))
     overrides = {k: v for k, v in (("epochs", epochs), ("max_seconds", candidate_seconds)) if v is not None}
-    recipe = recipe.model_copy(update=overrides)
+    recipe = _recipe(recipe_file, SearchConfig.model_fields["recipe"].default, overrides)
     if final_retrain not in ("on", "off"):
         raise VidnasError(f"--final-retrain {final_retrain!r}: expected on or off")
     rung_steps = None if rungs.strip().lower() == "off" else _int_list(rungs, "--rungs")

@@ -1,7 +1,7 @@
 """Video data: sources in common layouts, PyAV decoding, clip sampling and transforms, a decoded-clip cache,
 optical flow, and the built-in synthetic benchmark data set."""
 
-from vidnas.data._cache import CacheError, ClipCache, build_cache, write_clip_cache
+from vidnas.data._cache import CacheError, ClipCache, build_cache, folder_lock, source_cache, write_clip_cache
 from vidnas.data._clips import dense_indices, eval_transforms, sampling_step, train_transform, uniform_indices, view_indices
 from vidnas.data._dataset import CachedClips, VideoClips
 from vidnas.data._decode import VideoError, VideoInfo, decode_frames, probe, verify
@@ -19,6 +19,8 @@ __all__ = [
     "ClipCache",
     "VideoClips",
     "build_cache",
+    "folder_lock",
+    "source_cache",
     "write_clip_cache",
     "dense_indices",
     "eval_transforms",

@@ -250,3 +250,69 @@ def build_cache(
         if not flow or int(leftover.stem.split("_")[1]) not in counts:
             leftover.unlink()
     return ClipCache(out)
+
+
+class folder_lock:
+    """An exclusive lock on ``folder`` (a ``.lock`` file in it) for the ``with`` block: several processes (DDP
+    ranks, search workers, two ``vidnas train`` runs) that build the same data queue instead of racing."""
+
+    def __init__(self, folder: str | Path):
+        self.folder = Path(folder)
+
+    def __enter__(self) -> "folder_lock":
+        import fcntl
+
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._file = open(self.folder / ".lock", "w", encoding="utf-8")
+        fcntl.flock(self._file, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._file.close()  # closing releases the lock
+
+
+def _is_current(folder: Path, source: Source, settings: CacheSettings) -> bool:
+    """Whether the cache in ``folder`` was built with ``settings`` from exactly these files, unchanged."""
+    try:
+        index = json.loads((folder / INDEX).read_text(encoding="utf-8"))
+        cached = [(e["path"], e.get("bytes"), e.get("mtime_ns")) for e in index["entries"]]
+        same = index.get("version") == CACHE_VERSION and index["settings"] == {"frames": settings.frames, "size": settings.size, "flow": settings.flow}
+    except (OSError, KeyError, ValueError):
+        return False
+    if not same or len(cached) != len(source.items) or index.get("classes") != source.classes:
+        return False
+    try:
+        return all(c == (item.path, *file_key(item.path)) for c, item in zip(cached, source.items))
+    except OSError:
+        return False
+
+
+def source_cache(
+    source: Source,
+    *,
+    kind: str,
+    frames: int,
+    size: int,
+    flow: str | None = None,
+    log: Callable[[str], None] | None = None,
+) -> ClipCache:
+    """The decoded-clip cache of ``source`` at (``frames``, ``size``, ``flow``), kept under the data home
+    (``$VIDNAS_HOME/clip-cache``) and keyed by the source and those settings: decoded on first use, then reused
+    as long as no file changed (a changed, added or removed file is re-decoded incrementally). ``kind`` ('train',
+    'val') only names the folder. Used by ``vidnas train``/``eval`` and by search, so every path decodes once."""
+    import hashlib
+
+    from vidnas.data._synth import data_home
+
+    files = [str(Path(i.path).resolve()) for i in source.items]
+    key = hashlib.sha256(json.dumps([files, source.classes, frames, size, flow]).encode()).hexdigest()[:12]
+    folder = data_home() / "clip-cache" / f"{kind}-{key}"
+    settings = CacheSettings(frames, size, flow)
+    with folder_lock(folder):
+        if not _is_current(folder, source, settings):
+            if log:
+                log(f"decoding {len(source.items)} {kind} videos once into a clip cache ({frames} frames, {size}px{', flow' if flow else ''}) in {folder}")
+            build_cache(source, folder, frames=frames, size=size, flow=flow)
+        elif log:
+            log(f"{kind} clips: reusing the clip cache in {folder}")
+        return ClipCache(folder)

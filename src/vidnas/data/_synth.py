@@ -213,12 +213,10 @@ def builtin_dataset(
 def _generate_once(folder: Path, key: str, make: Callable[[], object]) -> None:
     """Run ``make`` unless ``folder`` holds a finished generation of ``key`` (its ``.complete`` marker); several
     processes (DDP ranks, search workers) may ask at once, so they queue on a lock file."""
-    import fcntl
+    from vidnas.data._cache import folder_lock
 
-    folder.mkdir(parents=True, exist_ok=True)
     marker = folder / ".complete"
-    with open(folder / ".lock", "w", encoding="utf-8") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with folder_lock(folder):
         if not (marker.is_file() and marker.read_text(encoding="utf-8").strip() == key):
             make()
             marker.write_text(key + "\n", encoding="utf-8")

@@ -73,7 +73,7 @@ def build_strategy(config: SearchConfig, space: SearchSpace) -> Strategy:
 
 def prepare_data(config: SearchConfig, space: SearchSpace, log: Any = None) -> tuple[str, str, int]:
     """(train, val, number of classes): the sources, or decoded-clip caches of them sized for the space."""
-    from vidnas.data import ClipCache, build_cache, builtin_store, data_home, load_source
+    from vidnas.data import ClipCache, builtin_store, load_source, source_cache
 
     if config.data is None:
         if log:
@@ -93,14 +93,7 @@ def prepare_data(config: SearchConfig, space: SearchSpace, log: Any = None) -> t
         return train_spec, val_spec, len(train.classes)
     frames, size = space.input_extent()
     flow = "dis" if "flow" in space.streams else None
-    out = []
-    for kind, source, spec in (("train", train, train_spec), ("val", val, val_spec)):
-        key = hashlib.sha256(json.dumps([str(Path(spec).resolve()), frames, size, flow]).encode()).hexdigest()[:12]
-        folder = data_home() / "search-cache" / f"{kind}-{key}"
-        if log:
-            log(f"caching {kind} clips ({frames} frames, {size}px{', flow' if flow else ''}) in {folder}")
-        build_cache(source, folder, frames=frames, size=size, flow=flow)
-        out.append(str(folder))
+    out = [str(source_cache(source, kind=kind, frames=frames, size=size, flow=flow, log=log).root) for kind, source in (("train", train), ("val", val))]
     return out[0], out[1], len(train.classes)
 
 

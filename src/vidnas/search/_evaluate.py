@@ -16,8 +16,7 @@ def evaluate_payload(payload: dict[str, Any]) -> dict[str, Any]:
 
     genotype = payload["genotype"]
     recipe = Recipe.model_validate(payload["recipe"])
-    stride = (genotype.get("input") or {}).get("frame_stride", 1)
-    recipe = recipe.model_copy(update={"frame_stride": stride, "frames": None, "size": None})
+    recipe = recipe.model_copy(update={"frame_stride": None, "frames": None, "size": None})
     result = evaluate_candidate(
         genotype, recipe, data=payload.get("data"), val=payload.get("val"), latency=payload.get("latency", True),
         device=payload.get("device", "cpu"), threads=payload.get("threads"), peak_memory=payload.get("peak_memory", False),

@@ -31,14 +31,15 @@ class TVNSpace(SearchSpace):
         self,
         num_classes: int = 8,
         *,
-        frames: tuple[int, ...] = (4, 8, 16),
+        frames: tuple[int, ...] = (8, 16),
         sizes: tuple[int, ...] = (24, 32),
         frame_strides: tuple[int, ...] = (1, 2),
         max_span: int | None = 16,
+        min_blocks: int = 2,
         max_blocks: int = 4,
         spatial_types: tuple[str, ...] = ("std", "1std", "depth", "maxpool", "avgpool"),
-        spatial_kernels: tuple[int, ...] = (2, 3, 4, 5),
-        spatial_strides: tuple[int, ...] = (1, 2, 3),
+        spatial_kernels: tuple[int, ...] = (3, 4, 5),
+        spatial_strides: tuple[int, ...] = (1, 2),
         temporal_types: tuple[str, ...] = ("1d", "maxpool", "avgpool"),
         temporal_kernels: tuple[int, ...] = (1, 2, 3, 5),
         temporal_strides: tuple[int, ...] = (1, 2),
@@ -51,13 +52,15 @@ class TVNSpace(SearchSpace):
         super().__init__(num_classes)
         self.options: dict[str, tuple[Any, ...]] = dict(
             frames=tuple(frames), size=tuple(sizes), frame_stride=tuple(frame_strides),
-            num_blocks=tuple(range(1, max_blocks + 1)),
+            num_blocks=tuple(range(min_blocks, max_blocks + 1)),
             spatial_type=tuple(spatial_types), spatial_kernel=tuple(spatial_kernels), spatial_stride=tuple(spatial_strides),
             temporal_type=tuple(temporal_types), temporal_kernel=tuple(temporal_kernels), temporal_stride=tuple(temporal_strides),
             filters=tuple(filters), expand=tuple(expands), repeats=tuple(repeats), skip=(False, True),
             squeeze=tuple(squeezes), context_gate=(False, True),
         )
-        self.max_blocks = max_blocks
+        if not 1 <= min_blocks <= max_blocks:
+            raise GenotypeError("num_blocks", f"min_blocks must be from 1 to max_blocks ({max_blocks}), got {min_blocks}")
+        self.min_blocks, self.max_blocks = min_blocks, max_blocks
         self.dropout = dropout
         self.max_span = max_span
 
@@ -65,7 +68,8 @@ class TVNSpace(SearchSpace):
     def paper(cls, num_classes: int = 157) -> "TVNSpace":
         """The value ranges observed in the released TVN configs (reference §2.5)."""
         return cls(
-            num_classes, frames=(2, 4, 8, 16), sizes=(128, 160, 224, 256), frame_strides=(1, 2, 4, 7), max_blocks=7,
+            num_classes, frames=(2, 4, 8, 16), sizes=(128, 160, 224, 256), frame_strides=(1, 2, 4, 7), min_blocks=1, max_blocks=7,
+            spatial_kernels=(2, 3, 4, 5),
             filters=(32, 64, 128, 256, 348, 512, 1024), expands=(1, 2, 3, 4, 5, 6, 8), repeats=(1, 2, 3, 4, 5, 6),
             temporal_strides=(1, 2, 3), spatial_strides=(1, 2, 3, 4), squeezes=(0.0, 0.25, 0.5, 0.75, 0.9), max_span=None,
         )
@@ -113,7 +117,7 @@ class TVNSpace(SearchSpace):
             "frames": nearest(self.options["frames"], genotype.input.frames),
             "size": nearest(self.options["size"], genotype.input.size[0]),
             "frame_stride": nearest(self.options["frame_stride"], genotype.input.frame_stride),
-            "num_blocks": min(len(blocks), self.max_blocks),
+            "num_blocks": min(max(len(blocks), self.min_blocks), self.max_blocks),
         }
         for i in range(self.max_blocks):
             for field in BLOCK_FIELDS:
@@ -165,7 +169,7 @@ class TVNSpace(SearchSpace):
 
     def _delete_block(self, values: Values, rng: random.Random) -> Values | None:
         n = values["num_blocks"]
-        if n <= 1:
+        if n <= self.min_blocks:
             return None
         blocks = [{f: values[f"b{i}.{f}"] for f in BLOCK_FIELDS} for i in range(n)]
         del blocks[rng.randrange(n)]

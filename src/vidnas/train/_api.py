@@ -41,12 +41,54 @@ def resolve_data(
     return one(train), one(val)
 
 
+def clip_geometry(recipe: Recipe, genotype: Any) -> tuple[int, int, int]:
+    """(frames, size, frame stride) of a run: the recipe's where it sets them, else the genotype's input."""
+    return recipe.frames or genotype.input.frames, recipe.size or genotype.input.size[0], recipe.frame_stride or genotype.input.frame_stride
+
+
+CACHE_MAX_LENGTH = 4
+"""Training on raw sources decodes them once into a clip cache when their videos are at most this many times
+the clip's span long (median of a probe): a cache keeps a fixed number of frames per video, so for longer videos
+it would change their frame rate, and decoding on the fly keeps it."""
+
+
+def cached_sources(train: Any, val: Any, recipe: Recipe, genotype: Any, log: Any = None) -> tuple[Any, Any]:
+    """Raw sources replaced by their clip caches (``data.source_cache``: decoded once, reused by later runs), so
+    epochs read memory-mapped uint8 clips instead of decoding; each cache keeps every frame of the clips (the
+    span, or the median length when videos are longer). Long videos (see ``CACHE_MAX_LENGTH``) and multi-view
+    validation stay on the fly."""
+    import statistics
+
+    from vidnas.data import Source, VideoError, probe, source_cache
+
+    frames, size, stride = clip_geometry(recipe, genotype)
+    span = (frames - 1) * stride + 1
+    flow = "dis" if any(s.modality == "flow" for s in genotype.input.streams) else None
+
+    def one(source: Any, kind: str) -> Any:
+        if not isinstance(source, Source) or not source.items or (kind == "val" and tuple(recipe.eval_views) != (1, 1)):
+            return source
+        lengths = []
+        for item in source.items[:: max(1, len(source.items) // 16)][:16]:
+            try:
+                lengths.append(probe(item.path).frames)
+            except VideoError:
+                continue
+        length = int(statistics.median(lengths)) if lengths else span
+        if length > CACHE_MAX_LENGTH * span:
+            if log:
+                log(f"{kind} videos are long (median {length} frames, clips span {span}): decoding on the fly keeps their frame rate")
+            return source
+        return source_cache(source, kind=kind, frames=max(span, length), size=size, flow=flow, log=log)
+
+    return one(train, "train"), (one(val, "val") if val is not None else None)
+
+
 def clip_dataset(source: Any, recipe: Recipe, genotype: Any, *, train: bool, normalization: tuple[list[float], list[float]] | None = None) -> Any:
     """The recipe's clips of a source (decoded on the fly) or a cache (memory-mapped)."""
-    frames = recipe.frames or genotype.input.frames
-    size = recipe.size or genotype.input.size[0]
+    frames, size, stride = clip_geometry(recipe, genotype)
     mean, std = normalization or ([0.45, 0.45, 0.45], [0.225, 0.225, 0.225])
-    common = dict(frames=frames, size=size, frame_stride=recipe.frame_stride, train=train, hflip=recipe.hflip, scale=recipe.scale, mean=mean, std=std, seed=recipe.seed)
+    common = dict(frames=frames, size=size, frame_stride=stride, train=train, hflip=recipe.hflip, scale=recipe.scale, mean=mean, std=std, seed=recipe.seed)
     if not train:
         common["views"] = recipe.eval_views
     flow = any(s.modality == "flow" for s in genotype.input.streams)
@@ -68,8 +110,12 @@ def train_model(
     extend_to: int | None = None,
     progress: bool = False,
     model_seed: int | None = None,
+    cache: bool = True,
+    log: Any = None,
 ) -> tuple[Trainer, dict[str, Any]]:
     """Train a genotype (or zoo name) on ``data`` (default: the built-in data set); returns (trainer, metrics).
+    ``cache``: decode raw sources once into clip caches (``cached_sources``) instead of every epoch; ``log``
+    gets a line saying which.
     ``resume``: continue a checkpoint exactly; with ``extend_to``, train a finished checkpoint on to that many
     steps with a fresh warm-up + cosine over the new steps (a promoted search candidate's next rung)."""
     from vidnas.zoo import REGISTRY, get_genotype
@@ -78,6 +124,8 @@ def train_model(
     train_source, val_source = resolve_data(data, val, classes=classes)
     classes_list = list(train_source.classes)
     genotype = genotype.with_num_classes(len(classes_list)).with_input(frames=recipe.frames, size=recipe.size)
+    if cache:
+        train_source, val_source = cached_sources(train_source, val_source, recipe, genotype, log)
     model = build_model(genotype, seed=recipe.seed if model_seed is None else model_seed)
     train_data = clip_dataset(train_source, recipe, genotype, train=True)
     val_data = clip_dataset(val_source, recipe, genotype, train=False) if val_source is not None else None

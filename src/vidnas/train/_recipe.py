@@ -11,7 +11,8 @@ PositiveInt = Annotated[int, Field(ge=1)]
 
 class Recipe(BaseModel):
     """How to train. ``epochs`` bounds the run; ``max_steps`` / ``max_seconds`` cut it shorter (proxy
-    training of search candidates); the LR schedule spans whichever bound is smallest in steps."""
+    training of search candidates); the LR schedule spans whichever bound is smallest in steps. ``frames``,
+    ``size`` and ``frame_stride`` left unset mean the genotype's input (X3D-M reads every fifth frame)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -32,7 +33,7 @@ class Recipe(BaseModel):
     compile: bool = False
     frames: PositiveInt | None = None
     size: PositiveInt | None = None
-    frame_stride: PositiveInt = 1
+    frame_stride: PositiveInt | None = None
     hflip: bool = False
     scale: tuple[float, float] = (0.5, 1.0)
     num_workers: Annotated[int, Field(ge=0)] = 0
