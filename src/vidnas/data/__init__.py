@@ -6,7 +6,7 @@ from vidnas.data._clips import dense_indices, eval_transforms, sampling_step, tr
 from vidnas.data._dataset import CachedClips, VideoClips
 from vidnas.data._decode import VideoError, VideoInfo, decode_frames, probe, verify
 from vidnas.data._flow import optical_flow
-from vidnas.data._sources import Source, SourceError, VideoItem, from_folder, from_list, load_source, read_class_list
+from vidnas.data._sources import Source, SourceError, VideoItem, from_folder, from_list, load_source, read_class_list, split_source, write_source
 from vidnas.data._synth import class_names as synth_class_names
 from vidnas.data._synth import builtin_dataset, builtin_store, data_home, synth_clip, synthesize, write_mp4
 
@@ -39,6 +39,8 @@ __all__ = [
     "from_folder",
     "from_list",
     "load_source",
+    "split_source",
+    "write_source",
     "probe",
     "read_class_list",
     "synth_class_names",

@@ -295,3 +295,41 @@ def load_source(
     if spec.is_file():
         return from_list(spec, root=root, classes=classes, split=split, allow_missing=allow_missing)
     raise SourceError(f"{spec}: no such folder or annotation file")
+
+
+def split_source(source: Source, fraction: float, seed: int = 0) -> tuple[Source, Source]:
+    """(train, val): a stratified held-out part of a single-label source, deterministic per ``seed`` — in each
+    class ``round(fraction × n)`` videos (at least one when the class has two or more), chosen after sorting by
+    path, so the split depends only on the files and the seed, not on listing order."""
+    import random
+
+    if source.multi_label:
+        raise SourceError(f"{source.origin}: a multi-label source cannot be split by class; give a validation source")
+    if not 0.0 < fraction < 1.0:
+        raise SourceError(f"the validation fraction must be between 0 and 1, got {fraction}")
+    rng = random.Random(seed)
+    held: set[str] = set()
+    for label in range(len(source.classes)):
+        paths = sorted(item.path for item in source.items if item.label == label)
+        count = min(max(round(fraction * len(paths)), 1), len(paths) - 1) if len(paths) >= 2 else 0
+        held.update(rng.sample(paths, count))
+    if not held:
+        raise SourceError(f"{source.origin}: too few videos to hold out a validation part (every class has fewer than two)")
+    train = Source([i for i in source.items if i.path not in held], list(source.classes), origin=f"{source.origin} (train part)", layout=source.layout)
+    val = Source([i for i in source.items if i.path in held], list(source.classes), origin=f"{source.origin} (validation part)", layout=source.layout)
+    return train, val
+
+
+def write_source(source: Source, path: str | Path) -> Path:
+    """``source`` as a ``path,label`` CSV (absolute paths, class names) with its class list beside it
+    (``<name>.classes.txt``, keeping the class order); ``load_source(path, classes=<that file>)`` reads it back."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    classes = path.with_suffix(".classes.txt")
+    classes.write_text("".join(f"{i} {name}\n" for i, name in enumerate(source.classes)), encoding="utf-8")  # 'index name': names may hold spaces
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["path", "label"])
+        for item in source.items:
+            writer.writerow([str(Path(item.path).resolve()), source.classes[item.label]])  # type: ignore[index]
+    return classes
