@@ -62,6 +62,31 @@ def test_class_folders_and_path_label_csv_agree(synth: Path) -> None:
     assert all(by_path[i.path] == listed.classes[i.label] for i in listed.items)
 
 
+def test_a_held_out_split_is_stratified_deterministic_and_order_blind(synth: Path, tmp_path: Path) -> None:
+    import dataclasses
+    import random
+
+    from vidnas.data import split_source, write_source
+
+    source = load_source(synth / "train")  # 4 classes x 3 videos
+    train, val = split_source(source, 0.34, seed=5)
+    assert len(train) + len(val) == 12 and {i.path for i in train.items}.isdisjoint(i.path for i in val.items)
+    assert val.class_counts() == {name: 1 for name in source.classes} and train.class_counts() == {name: 2 for name in source.classes}
+    shuffled = dataclasses.replace(source, items=random.Random(1).sample(source.items, len(source.items)))
+    assert {i.path for i in split_source(shuffled, 0.34, seed=5)[1].items} == {i.path for i in val.items}
+    assert any({i.path for i in split_source(source, 0.34, seed=s)[1].items} != {i.path for i in val.items} for s in range(6, 12))
+    # even a tiny fraction holds out one video per class that has two, and always leaves one for training
+    assert split_source(source, 0.01)[1].class_counts() == {name: 1 for name in source.classes}
+    assert split_source(source, 0.99)[0].class_counts() == {name: 1 for name in source.classes}
+    classes = write_source(val, tmp_path / "val.csv")
+    again = load_source(tmp_path / "val.csv", classes=classes)
+    assert again.classes == source.classes and [(i.path, i.label) for i in again.items] == [(str(Path(i.path).resolve()), i.label) for i in val.items]
+    with pytest.raises(SourceError, match="between 0 and 1"):
+        split_source(source, 1.0)
+    with pytest.raises(SourceError, match="fewer than two"):
+        split_source(dataclasses.replace(source, items=source.items[:1]), 0.2)
+
+
 def test_path_label_lines_with_names_or_indices(synth: Path, tmp_path: Path) -> None:
     videos = sorted((synth / "train").rglob("*.mp4"))
     names = tmp_path / "names.txt"

@@ -294,6 +294,32 @@ def _calls(tmp_path: Path) -> list[str]:
     return log.read_text().split() if log.is_file() else []
 
 
+def test_a_search_on_one_folder_holds_out_a_stratified_split_and_keeps_it_on_resume(synthetic_env: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from vidnas.data import load_source, synthesize
+
+    generated = synthesize(tmp_path / "synth", classes=2, train_per_class=5, val_per_class=1, size=16, frames=4, seed=1)
+    folder = generated["train"].parent / "train"
+    out = synthetic_env / "out"
+    config = _config(space="tvn", data=str(folder), val=None, trials=2)
+    assert config.identity()["val_fraction"] == 0.2
+    run_search(config, out, evaluator=SYNTHETIC, progress=False)
+    val = load_source(out / "split" / "val.csv", classes=out / "split" / "val.classes.txt")
+    train = load_source(out / "split" / "train.csv", classes=out / "split" / "train.classes.txt")
+    assert val.class_counts() == {"move_left": 1, "move_right": 1} and len(train) == 8
+    report = (out / "report.html").read_text()
+    assert "a stratified 20% of each class" in report
+    # the folder gains videos; the resumed search keeps the split it started with
+    for video in list((folder / "move_left").iterdir())[:2]:
+        shutil.copy(video, video.with_name("copy_" + video.name))
+    before = (out / "split" / "val.csv").read_text()
+    run_search(config.model_copy(update={"trials": 3}), out, evaluator=SYNTHETIC, progress=False)
+    assert (out / "split" / "val.csv").read_text() == before
+    with pytest.raises(VidnasError, match="other settings"):  # another fraction is another study
+        run_search(config.model_copy(update={"val_fraction": 0.4}), out, evaluator=SYNTHETIC, progress=False)
+
+
 def test_search_records_failures_and_goes_on(synthetic_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("VIDNAS_SYNTHETIC_FAULTS", "raise:1,nan:2")
     result = run_search(_config(), synthetic_env / "out", evaluator=SYNTHETIC, progress=False)

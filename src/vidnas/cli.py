@@ -579,7 +579,8 @@ DEFAULT_LATENCY_MS = 10.0
 def search(
     out: str = typer.Option("vidnas-search", "--out", help="Output folder: study.db, best genotypes, Pareto checkpoints, report.html."),
     data: Optional[str] = typer.Option(None, "--data", help="Training source or clip cache (default: the built-in benchmark data set)."),
-    val: Optional[str] = typer.Option(None, "--val", help="Validation source or clip cache (needed with --data)."),
+    val: Optional[str] = typer.Option(None, "--val", help="Validation source or clip cache (without it, --data is split: see --val-fraction)."),
+    val_fraction: float = typer.Option(0.2, "--val-fraction", min=0.01, max=0.99, help="With --data and no --val: the stratified part of each class held out for validation (kept in OUT/split/)."),
     classes: Optional[str] = typer.Option(None, "--classes", help="Class-list file for list sources."),
     space: str = typer.Option("tvn", "--space", help="tvn, evanet, assemblenet, movinet or autox3d."),
     preset: str = typer.Option("proxy", "--space-preset", help="proxy (small, CPU-friendly widths) or paper (published ranges)."),
@@ -644,7 +645,7 @@ def search(
         objective_list = ["accuracy", "latency_ms", "peak_memory_mb"]
     config = SearchConfig(
         space=space, space_preset=preset, space_options=_options(space_option, "--space-option"), strategy=strategy, strategy_options=strategy_options,
-        trials=trials, seconds=seconds, constraint=constraint, objectives=objective_list, recipe=recipe, data=data, val=val, classes=classes,
+        trials=trials, seconds=seconds, constraint=constraint, objectives=objective_list, recipe=recipe, data=data, val=val, val_fraction=val_fraction, classes=classes,
         device=device, threads=threads, workers=workers or default_workers(device, executor), executor=executor, ray_address=address, seed=seed, candidate_timeout=timeout,
         supernet_steps=supernet_steps, rungs=rung_steps, eta=eta, final_retrain=final_retrain == "on", final_top_k=final_top_k, final_seeds=final_seeds,
         final_steps=final_steps,

@@ -268,6 +268,7 @@ def build_report(study: Any, out: str | Path, *, trials: list[Any] | None = None
         "search time (min)": round(study.elapsed() / 60, 2), "pick's proxy accuracy (highest rung)": ok[0].metrics.get("accuracy") if ok else None,
         "candidates per rung": " / ".join(str(sum(1 for t in trials if t.status == "ok" and int(t.attrs.get("rung", 0)) == k)) for k in range(len(config.get("rungs") or [0]))),
         "Pareto set size": len(front), "final hypervolume": curve[-1][2] if curve else None,
+        "validation data": _validation_note(config),
     }
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>vidnas search report: {html.escape(study.name)}</title>
 <style>body{{font-family:system-ui,sans-serif;margin:2em;max-width:1100px}}table{{border-collapse:collapse;font-size:13px}}
@@ -289,6 +290,15 @@ pre{{background:#f6f6f6;padding:8px;overflow:auto;font-size:12px}}</style></head
     path = out / "report.html"
     path.write_text(page, encoding="utf-8")
     return path
+
+
+def _validation_note(config: dict[str, Any]) -> str:
+    if config.get("data") is None:
+        return "the built-in validation split (1024 clips)"
+    if config.get("val") is None:
+        return (f"held out from {config['data']}: a stratified {float(config.get('val_fraction', 0.2)):.0%} of each class (seed {config.get('seed', 0)}); "
+                f"the lists are in {Path(config.get('out') or '.') / 'split'}")
+    return str(config["val"])
 
 
 def _final_section(rows: list[dict[str, Any]], config: dict[str, Any]) -> str:

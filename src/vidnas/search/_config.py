@@ -75,6 +75,7 @@ class SearchConfig(BaseModel):
     final_baselines: bool = True
     data: str | None = None
     val: str | None = None
+    val_fraction: Annotated[float, Field(gt=0, lt=1)] = 0.2
     classes: str | None = None
     cache: bool = True
     device: str = "cpu"
@@ -111,5 +112,5 @@ class SearchConfig(BaseModel):
     def identity(self) -> dict[str, Any]:
         """What must match for a rerun to continue the same study (budget, workers and executor may change)."""
         keep = ("space", "space_preset", "space_options", "strategy", "strategy_options", "constraint", "objectives", "recipe", "data", "val", "seed",
-                "rungs", "eta")
+                "rungs", "eta") + (("val_fraction",) if self.data is not None and self.val is None else ())
         return self.model_dump(mode="json", include=set(keep))
