@@ -320,6 +320,26 @@ def test_a_search_on_one_folder_holds_out_a_stratified_split_and_keeps_it_on_res
         run_search(config.model_copy(update={"val_fraction": 0.4}), out, evaluator=SYNTHETIC, progress=False)
 
 
+def test_undecodable_videos_in_a_searchs_data_are_skipped_counted_and_named(synthetic_env: Path, tmp_path: Path) -> None:
+    from vidnas.data import synthesize
+
+    generated = synthesize(tmp_path / "synth", classes=2, train_per_class=5, val_per_class=1, size=16, frames=4, seed=1)
+    folder = generated["train"].parent / "train"
+    good = next((folder / "move_right").iterdir()).read_bytes()
+    (folder / "move_right" / "corrupt.mp4").write_bytes(bytes(range(256)) * 12)
+    (folder / "move_right" / "truncated.mp4").write_bytes(good[: len(good) * 2 // 5])
+    (folder / "move_left" / "empty.mp4").write_bytes(b"")
+    (folder / "move_left" / "notes.avi").write_text("not a video")  # a video's extension, not a video
+    out = synthetic_env / "out"
+    result = run_search(_config(space="tvn", data=str(folder), trials=3), out, evaluator=SYNTHETIC, progress=False)
+    assert sum(t.status == "ok" for t in result.trials) == 3
+    skipped = json.loads(Study.load("search", str(out / "study.db")).study.user_attrs["vidnas.skipped_videos"])
+    assert sorted(Path(v["path"]).name for v in skipped) == ["corrupt.mp4", "empty.mp4", "notes.avi", "truncated.mp4"]
+    assert all(v["error"] for v in skipped)
+    report = (out / "report.html").read_text()
+    assert "Videos left out" in report and "4 videos of the data could not be decoded" in report and "truncated.mp4" in report
+
+
 def test_search_records_failures_and_goes_on(synthetic_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("VIDNAS_SYNTHETIC_FAULTS", "raise:1,nan:2")
     result = run_search(_config(), synthetic_env / "out", evaluator=SYNTHETIC, progress=False)

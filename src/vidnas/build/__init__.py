@@ -68,8 +68,11 @@ def _build_network(genotype: Genotype) -> VidNet:
                 [shapes[p].channels for p in peers],
             )
         fused = genotype._fused_shape(node, in_shapes, f"nodes[{index}]")
-        nodes[node.name], _ = build_sequence(list(node.layers), fused, ctx)
+        nodes[node.name], _ = build_sequence(list(node.layers), fused, ctx, f"nodes[{index}].layers")
     head_spec = genotype.head
+    features = shapes[genotype.head_sources()[0]].channels
+    widths = [features, *head_spec.hidden, head_spec.num_classes]
+    ctx.reserve(sum(a * b for a, b in zip(widths, widths[1:])), "head", f"a head from {features} features through {widths[1:-1]} to {head_spec.num_classes} classes")
     head = ClassifierHead(
         shapes[genotype.head_sources()[0]].channels,
         head_spec.num_classes,

@@ -269,6 +269,7 @@ def build_report(study: Any, out: str | Path, *, trials: list[Any] | None = None
         "candidates per rung": " / ".join(str(sum(1 for t in trials if t.status == "ok" and int(t.attrs.get("rung", 0)) == k)) for k in range(len(config.get("rungs") or [0]))),
         "Pareto set size": len(front), "final hypervolume": curve[-1][2] if curve else None,
         "validation data": _validation_note(config),
+        "videos left out (undecodable)": len(json.loads(study.study.user_attrs.get("vidnas.skipped_videos", "[]"))),
     }
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>vidnas search report: {html.escape(study.name)}</title>
 <style>body{{font-family:system-ui,sans-serif;margin:2em;max-width:1100px}}table{{border-collapse:collapse;font-size:13px}}
@@ -284,12 +285,22 @@ pre{{background:#f6f6f6;padding:8px;overflow:auto;font-size:12px}}</style></head
 <h2>Best trials</h2><table>{head}{rows(ok[:20])}</table>
 <h2>Best genotype</h2><pre>{html.escape(ok[0].genotype.to_json()) if ok else 'none yet'}</pre>
 <h2>Failures</h2><table><tr><th>trial</th><th>origin</th><th>reason</th></tr>{rows(failed, reason=True)}</table>
+{_skipped_section(study)}
 <h2>Rejected before training</h2><p>{len(rejected)} candidates.</p><table><tr><th>trial</th><th>origin</th><th>reason</th></tr>{rows(rejected[:50], reason=True)}</table>
 <h2>Settings</h2><pre>{html.escape(json.dumps(config, indent=1))}</pre>
 </body></html>"""
     path = out / "report.html"
     path.write_text(page, encoding="utf-8")
     return path
+
+
+def _skipped_section(study: Any) -> str:
+    skipped = json.loads(study.study.user_attrs.get("vidnas.skipped_videos", "[]"))
+    if not skipped:
+        return ""
+    rows = "".join(f"<tr><td>{html.escape(v['split'])}</td><td>{html.escape(v['path'])}</td><td>{html.escape(v['error'])}</td></tr>" for v in skipped)
+    return (f"<h2>Videos left out</h2><p>{len(skipped)} videos of the data could not be decoded and were skipped; the search used the rest.</p>"
+            f"<table><tr><th>split</th><th>video</th><th>error</th></tr>{rows}</table>")
 
 
 def _validation_note(config: dict[str, Any]) -> str:

@@ -99,6 +99,21 @@ def prepare_data(config: SearchConfig, space: SearchSpace, log: Any = None, out:
     return caches[0], caches[1], len(train.classes)
 
 
+def skipped_videos(*caches: str) -> list[dict[str, str]]:
+    """The videos of the search's clip caches that could not be decoded (corrupt, truncated, empty, not a
+    video): split, path and error of each. Sources read on the fly (``cache`` off) are not probed here."""
+    from vidnas.data import CacheError, ClipCache
+
+    out = []
+    for kind, folder in zip(("train", "val"), caches):
+        try:
+            cache = ClipCache(folder)
+        except (CacheError, OSError, ValueError):
+            continue
+        out += [{"split": kind, "path": str(e["path"]), "error": str(e.get("error", "unreadable"))[:200]} for e in cache.failed]
+    return out
+
+
 SPLIT_FOLDER = "split"
 
 
@@ -358,6 +373,11 @@ class Search:
             changed = sorted(k for k in identity if stored_config.get(k) != identity[k])
             raise VidnasError(f"study {self.study_name!r} in {self.storage} was started with other settings ({', '.join(changed)}); "
                               "use another --study or the original settings")
+        skipped = skipped_videos(self.train, self.val)
+        study.set_attr("vidnas.skipped_videos", json.dumps(skipped))
+        if skipped and self.log:
+            self.log(f"{len(skipped)} videos could not be decoded and are left out (named in the report): "
+                     + "; ".join(f"{Path(v['path']).name} ({v['error']})" for v in skipped[:3]) + (" ..." if len(skipped) > 3 else ""))
         self.constraint = Constraint(config.constraint, device=config.device, threads=config.threads) if config.constraint else None
         self.requeue: list[StoredTrial] = [t for t in study.mark_interrupted(self.stale_after) if t.genotype is not None]
         self.heartbeat = _Heartbeat(study, _worker(), min(HEARTBEAT_SECONDS, self.stale_after / 4))
@@ -644,10 +664,13 @@ class _Heartbeat:
 
 
 def _worker() -> str:
+    """This search process as the study knows it: ``host:pid``. ``$VIDNAS_HOST`` replaces the host name where
+    machines that share a study report the same one (containers started alike), so that none takes another's
+    running trials for its own dead ones."""
     import os
     import socket
 
-    return f"{socket.gethostname()}:{os.getpid()}"
+    return f"{os.environ.get('VIDNAS_HOST') or socket.gethostname()}:{os.getpid()}"
 
 
 def _cpu_count() -> int:

@@ -191,7 +191,7 @@ class Study:
         re-evaluation. On this host a process is gone when its pid is dead; a process on another machine when
         it has not beaten its heartbeat (``beat``) for ``stale_after`` seconds (clocks of the machines are
         assumed to agree to well within that). Trials of live processes are left alone."""
-        host = socket.gethostname()
+        host = os.environ.get("VIDNAS_HOST") or socket.gethostname()
         now = time.time()
         beats = self.study.user_attrs
         out = []

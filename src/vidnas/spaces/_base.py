@@ -132,8 +132,7 @@ class SearchSpace(ABC):
     def validate(self, genotype: Genotype | Values) -> Genotype:
         """The genotype if it belongs to this space and its shapes work out; GenotypeError otherwise."""
         if isinstance(genotype, dict) and "nodes" not in genotype:
-            values = self.canonical(genotype)
-            self.check_values(values)
+            values = self.checked_values(genotype)
             genotype = self.decode(values)
         elif not isinstance(genotype, Genotype):
             genotype = parse_genotype(genotype)
@@ -143,6 +142,21 @@ class SearchSpace(ABC):
         if self.decode(values).fingerprint() != genotype.fingerprint():
             raise GenotypeError("<genotype>", f"not an architecture of the {self.name} space (it does not round-trip through its choices)")
         return genotype
+
+    def checked_values(self, values: Values) -> Values:
+        """A values dict from outside (a file, a user) in canonical form, or GenotypeError naming the choice that
+        is missing or holds a value that is not one of its options."""
+        try:
+            values = self.canonical(values)
+        except KeyError as error:
+            raise GenotypeError(str(error.args[0]), f"missing: the {self.name} space needs a value for every choice") from None
+        for choice in self.choices():
+            if choice.name not in values:
+                raise GenotypeError(choice.name, f"missing: the {self.name} space needs a value for every choice")
+            if values[choice.name] not in choice.options:
+                raise GenotypeError(choice.name, f"{values[choice.name]!r} is not one of the options {list(choice.options)}")
+        self.check_values(values)
+        return values
 
     def is_valid(self, values: Values) -> bool:
         try:
