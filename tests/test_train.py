@@ -264,3 +264,43 @@ def test_train_cli_keeps_a_recipe_files_settings_and_names_a_bad_field(data: dic
     recipe.write_text("{epochs: 2")
     bad = runner.invoke(app, ["train", str(genotype), "--out", str(tmp_path / "bad"), "--recipe", str(recipe), *common])
     assert bad.exit_code == 2 and "not valid JSON" in bad.stderr
+
+
+class _Payload:
+    """Unpickling this object writes a file: the test shows no vidnas path ever unpickles what it is given."""
+
+    def __init__(self, marker: str):
+        self.marker = marker
+
+    def __reduce__(self):  # noqa: ANN204
+        return (Path(self.marker).write_text, ("unpickled!",))
+
+
+def test_a_pickle_disguised_as_weights_is_refused_without_unpickling(data: dict[str, Path], tmp_path: Path) -> None:
+    import pickle
+
+    from vidnas.train._checkpoint import CheckpointError
+
+    out = tmp_path / "run"
+    _train(data, out, RECIPE.model_copy(update={"epochs": 1}))
+    marker = tmp_path / "marker.txt"
+    for name in ("last.safetensors", "last.state.safetensors"):
+        (out / name).write_bytes(pickle.dumps({"weight": _Payload(str(marker))}))
+    with pytest.raises(CheckpointError, match="not a safetensors file"):
+        load_checkpoint(out)
+    with pytest.raises(CheckpointError, match="never unpickles"):
+        _train(data, out, RECIPE.model_copy(update={"epochs": 2}), resume=out / "last.json")
+    result = CliRunner().invoke(app, ["eval", str(out)])
+    assert result.exit_code == 2 and "not a safetensors file" in result.stderr
+    assert not marker.exists()
+
+
+def test_no_module_unpickles_or_extracts_archives() -> None:
+    """A static guard beside the behavioural one above: the package never calls an unpickling loader or extracts
+    an archive (where issue 12's checkpoint tarballs are read, members must be checked for path traversal)."""
+    import re
+
+    source = Path(__file__).resolve().parents[1] / "src" / "vidnas"
+    pattern = re.compile(r"^\s*(import pickle|from pickle|import dill|import cloudpickle)|torch\.load\(|allow_pickle\s*=\s*True|\.extractall\(|pickle\.loads?\(", re.M)
+    offenders = [f"{p.relative_to(source)}: {m.group(0).strip()}" for p in source.rglob("*.py") for m in pattern.finditer(p.read_text(encoding="utf-8"))]
+    assert offenders == []

@@ -36,7 +36,11 @@ def _load_tensors(path: Path) -> dict[str, torch.Tensor]:
     safetensors = optional_import("safetensors.torch", "checkpoints")
     if not path.is_file():
         raise CheckpointError(f"{path}: missing (an incomplete checkpoint?)")
-    return safetensors.load_file(str(path))
+    try:
+        return safetensors.load_file(str(path))
+    except Exception as error:  # noqa: BLE001 - SafetensorError and friends: the file is not safetensors
+        raise CheckpointError(f"{path}: not a safetensors file ({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}); "
+                              "vidnas reads weights only as safetensors and never unpickles a file") from None
 
 
 def _split_optimizer(state: dict[str, Any]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
