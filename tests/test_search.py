@@ -529,6 +529,44 @@ def test_running_trials_of_a_machine_that_stopped_beating_are_redone(synthetic_e
     assert len(redone) == 1 and redone[0].fingerprint == genotype.fingerprint()
 
 
+ORPHAN_SCRIPT = """
+import sys, time
+from vidnas.search._executors import LocalExecutor
+if __name__ == "__main__":
+    executor = LocalExecutor("vidnas.search._synthetic:evaluate", workers=1, threads=1)
+    executor.submit(0, {"genotype": {}, "trial": 0})
+    deadline = time.time() + 60
+    while not executor.pool._processes and time.time() < deadline:
+        time.sleep(0.1)
+    print(*executor.pool._processes, flush=True)
+    time.sleep(120)
+"""
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads process states from /proc")
+def test_a_killed_search_leaves_no_worker_running(synthetic_env: Path) -> None:
+    script = synthetic_env / "orphan.py"
+    script.write_text(ORPHAN_SCRIPT)
+    env = dict(os.environ, VIDNAS_SYNTHETIC_FAULTS="sleep:60")  # the worker would be busy for a minute
+    parent = subprocess.Popen([sys.executable, str(script)], env=env, stdout=subprocess.PIPE, text=True)
+    worker = int(parent.stdout.readline().split()[0])
+    assert _running(worker)
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    deadline = time.time() + 15
+    while _running(worker) and time.time() < deadline:
+        time.sleep(0.2)
+    assert not _running(worker), f"the worker kept training after its search process was killed: {Path(f'/proc/{worker}/status').read_text()[:400]}"
+
+
 def test_local_pool_survives_a_crashed_worker(synthetic_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("VIDNAS_SYNTHETIC_FAULTS", "exit:1")
     result = run_search(_config(trials=3, executor="local", workers=1), synthetic_env / "out", evaluator=SYNTHETIC, progress=False)

@@ -11,6 +11,7 @@ import concurrent.futures
 import importlib
 import json
 import multiprocessing
+import os
 import time
 from typing import Any
 
@@ -58,8 +59,30 @@ def worker_devices(device: str, workers: int, cuda_count: int | None = None) -> 
     return [None] * workers
 
 
-def _init_worker(threads: int | None, devices: Any = None) -> None:
+def _exit_with_parent(parent: int, interval: float = 1.0) -> None:
+    """End this worker process soon after the search process that started it is gone (SIGKILL, a crash, a
+    terminal closed): a daemon thread watches the parent pid. Without it an orphaned worker trains its candidate
+    to the end, holding CPU, memory or a GPU that the user believes free."""
+    import os
+    import threading
+    import time
+
+    if os.getppid() != parent:  # gone before this worker even started
+        os._exit(1)
+
+    def watch() -> None:
+        while True:
+            time.sleep(interval)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="vidnas-parent-watch", daemon=True).start()
+
+
+def _init_worker(threads: int | None, devices: Any = None, parent: int | None = None) -> None:
     global _PINNED_DEVICE
+    if parent is not None:
+        _exit_with_parent(parent)
     if threads:
         import torch
 
@@ -140,7 +163,7 @@ class LocalExecutor(Executor):
                 for device in self.devices:
                     devices.put(device)
             self.pool = concurrent.futures.ProcessPoolExecutor(
-                max_workers=self.workers, mp_context=context, initializer=_init_worker, initargs=(self.threads, devices)
+                max_workers=self.workers, mp_context=context, initializer=_init_worker, initargs=(self.threads, devices, os.getpid())
             )
         return self.pool
 
