@@ -190,9 +190,9 @@ def test_final_retraining_compares_the_pick_with_baselines_and_resumes(env: Path
     assert len(_calls(env)) == searched + 10  # a rerun retrains nothing that finished
 
 
-def _row(name: str, kind: str, accuracies: list[float], cost: float = 5.0) -> dict:
+def _row(name: str, kind: str, accuracies: list[float], cost: float = 5.0, macs: float | None = None) -> dict:
     return {f"{name}.seed{i}": {"name": name, "kind": kind, "genotype": "{}", "cost": cost, "status": "ok",
-                                "metrics": {"accuracy": a, "latency_ms": cost, "val_clips": 1024}} for i, a in enumerate(accuracies)}
+                                "metrics": {"accuracy": a, "latency_ms": cost, "val_clips": 1024, "macs": macs}} for i, a in enumerate(accuracies)}
 
 
 def test_verdict_says_plainly_who_won() -> None:
@@ -203,6 +203,13 @@ def test_verdict_says_plainly_who_won() -> None:
     assert verdict(rows).startswith("A baseline won: simple_3d_cnn") and "not worth it" in verdict(rows)
     rows = summarise({**_row("trial 3", "search", [0.90, 0.92]), **_row("simple_3d_cnn", "cnn3d", [0.90, 0.90])}, 10)
     assert "within noise" in verdict(rows)
+    # equal accuracy: a clearly faster pick (latency and MACs both) is said to have paid off in speed
+    rows = summarise({**_row("trial 37", "search", [0.992, 0.996], cost=5.4, macs=67.6e6), **_row("simple_3d_cnn", "cnn3d", [0.985, 0.993], cost=9.4, macs=106e6)}, 10)
+    assert verdict(rows).startswith("Searching paid off in speed") and "1.7× faster (5.4 vs 9.4 ms, 68 vs 106 MMACs)" in verdict(rows)
+    rows = summarise({**_row("trial 37", "search", [0.985, 0.989], cost=5.0, macs=50e6), **_row("simple_3d_cnn", "cnn3d", [0.99, 0.994], cost=9.4, macs=106e6)}, 10)
+    assert verdict(rows).startswith("A baseline won by a margin within noise") and "1.9× faster" in verdict(rows)
+    rows = summarise({**_row("trial 37", "search", [0.992, 0.996], cost=5.4, macs=120e6), **_row("simple_3d_cnn", "cnn3d", [0.985, 0.993], cost=9.4, macs=106e6)}, 10)
+    assert verdict(rows).startswith("Searching did not clearly pay off")  # faster on the clock but not in MACs: no claim
     over = summarise({**_row("trial 3", "search", [0.90]), **_row("big", "zoo", [0.99], cost=12.0)}, 10)
     assert [r["name"] for r in over if r["winner"]] == ["trial 3"]  # a model over the limit cannot win
 

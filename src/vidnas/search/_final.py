@@ -105,6 +105,19 @@ def _error(row: dict[str, Any]) -> float:
     return max(row["se"] or 0.0, binomial)
 
 
+FASTER = 1.5
+"""A retrained model counts as faster only by this factor in measured latency (this machine's timings drift by
+tens of percent) with fewer MACs as well."""
+
+
+def _faster(row: dict[str, Any], other: dict[str, Any]) -> str | None:
+    """'it is N× faster (a vs b ms, c vs d MMACs)' when ``row`` is clearly faster than ``other``, else None."""
+    a, b = row.get("latency_ms"), other.get("latency_ms")
+    if not a or not b or b / a < FASTER or not row.get("macs") or not other.get("macs") or row["macs"] >= other["macs"]:
+        return None
+    return f"it is {b / a:.1f}× faster ({a:.1f} vs {b:.1f} ms, {row['macs'] / 1e6:.0f} vs {other['macs'] / 1e6:.0f} MMACs)"
+
+
 def verdict(rows: list[dict[str, Any]]) -> str:
     """One plain sentence: was searching worth it?"""
     winner = next((r for r in rows if r["winner"]), None)
@@ -121,8 +134,17 @@ def verdict(rows: list[dict[str, Any]]) -> str:
         if gap > 2 * noise:
             return (f"Searching was worth it: the search's {winner['name']} ({winner['accuracy']:.3f}) beat the best baseline, "
                     f"{best_base['name']} ({best_base['accuracy']:.3f}), by {gap:+.3f} (standard error of the difference {noise:.3f}).")
+        speed = _faster(winner, best_base)
+        if speed:
+            return (f"Searching paid off in speed: the search's {winner['name']} ({winner['accuracy']:.3f}) is as accurate as the best baseline, "
+                    f"{best_base['name']} ({best_base['accuracy']:.3f}; difference {gap:+.3f}, within noise, standard error {noise:.3f}), and {speed}.")
         return (f"Searching did not clearly pay off: the search's {winner['name']} ({winner['accuracy']:.3f}) and the best baseline, "
                 f"{best_base['name']} ({best_base['accuracy']:.3f}), differ by {gap:+.3f}, within noise (standard error {noise:.3f}).")
     best_found = max(found, key=lambda r: r["accuracy"]) if found else None
     found_text = f"the search's best, {best_found['name']}, reached {best_found['accuracy']:.3f}" if best_found else "no searched model finished"
+    if best_found is not None and best_found["fits"] and winner["accuracy"] - best_found["accuracy"] <= 2 * math.hypot(_error(winner), _error(best_found)):
+        speed = _faster(best_found, winner)
+        if speed:
+            return (f"A baseline won by a margin within noise: {winner['name']} ({KINDS.get(winner['kind'], winner['kind'])}) reached {winner['accuracy']:.3f}, "
+                    f"the search's {best_found['name']} {best_found['accuracy']:.3f} — and {speed}; consider it when speed matters.")
     return f"A baseline won: {winner['name']} ({KINDS.get(winner['kind'], winner['kind'])}) reached {winner['accuracy']:.3f}, {found_text}. Searching was not worth it here."
