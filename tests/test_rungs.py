@@ -179,7 +179,10 @@ def test_final_retraining_compares_the_pick_with_baselines_and_resumes(env: Path
     keys = {k.rsplit(".seed", 1)[0] for k in finals}
     assert {"zoo", "cnn3d", "cnn2d"} <= keys and len(keys) == 5 and len(finals) == 10
     assert len(_calls(env)) == searched + 10  # the search was finished: only the finals ran
+    latency = json.loads(Study.load("search", result.storage).study.user_attrs["vidnas.final_latency"])
+    assert set(latency) == keys and all(v > 0 for v in latency.values())  # every model timed together at the end
     rows = result.outputs["final"]
+    assert {r["key"]: r["latency_ms"] for r in rows} == latency
     winner = next(r for r in rows if r["winner"])
     best = json.loads((out / "best.json").read_text())
     assert best["name"] == json.loads(winner["genotype"])["name"]  # best.json is the retraining's winner

@@ -25,7 +25,7 @@ def _final_rows(study: Any) -> list[dict[str, Any]]:
 
     config = study.config() or {}
     constraint = config.get("constraint") or {}
-    return summarise(study.finals(), constraint.get("limit"))
+    return summarise(study.finals(), constraint.get("limit"), json.loads(study.study.user_attrs.get("vidnas.final_latency", "{}")))
 
 
 def pareto_trials(trials: list[Any]) -> list[Any]:
@@ -265,7 +265,7 @@ def build_report(study: Any, out: str | Path, *, trials: list[Any] | None = None
     summary = {
         "study": study.name, "storage": study.storage_url, "trained": sum(1 for t in trials if t.status in ("ok", "failed")),
         "completed": len(ok), "failed": len(failed), "rejected before training": len(rejected), "duplicates (not retrained)": len(duplicates),
-        "search time (min)": round(study.elapsed() / 60, 2), "pick's proxy accuracy (highest rung)": ok[0].metrics.get("accuracy") if ok else None,
+        "time (min): search and final retraining": round(study.elapsed() / 60, 2), "pick's proxy accuracy (highest rung)": ok[0].metrics.get("accuracy") if ok else None,
         "candidates per rung": " / ".join(str(sum(1 for t in trials if t.status == "ok" and int(t.attrs.get("rung", 0)) == k)) for k in range(len(config.get("rungs") or [0]))),
         "Pareto set size": len(front), "final hypervolume": curve[-1][2] if curve else None,
         "validation data": _validation_note(config),
@@ -330,7 +330,7 @@ def _final_section(rows: list[dict[str, Any]], config: dict[str, Any]) -> str:
                  _fmt(r["proxy"]), "; ".join(html.escape(x) for x in r["reasons"]) or ""]
         body.append("<tr>" + "".join(f"<td>{c if c is not None else '–'}</td>" for c in cells) + "</tr>")
     metric = constraint.get("metric", "cost")
-    head = ("<tr><th>model</th><th>what</th><th>accuracy (mean ± SE)</th><th>range</th><th>seeds ok</th><th>latency ms</th>"
+    head = ("<tr><th>model</th><th>what</th><th>accuracy (mean ± SE)</th><th>range</th><th>seeds ok</th><th>latency ms (measured together, interleaved)</th>"
             f"<th>{html.escape(metric)} (search)</th><th>fits {html.escape(str(limit)) if limit else ''}</th><th>MMACs</th><th>M params</th><th>proxy score</th><th>failures</th></tr>")
     steps = next((r["steps"] for r in rows if r["steps"]), None)
     return (f"<h2>Retrained: search vs baselines</h2><p style='font-size:1.15em'><b>{html.escape(verdict(rows))}</b></p>"

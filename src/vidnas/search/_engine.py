@@ -592,6 +592,7 @@ class Search:
                 if key not in done:
                     jobs.append((key, entry, seed))
         if not jobs:
+            self.final_latencies(entries)
             return
         steps = self.config.retrain_steps()
         self.log(f"final retraining: {len(entries)} models × {self.config.final_seeds} seeds"
@@ -610,6 +611,26 @@ class Search:
                 self.dispatcher.submit(job, self.payload(job, seed=seed))
             for job, result in self.dispatcher.collect(timeout=0.5):
                 self._record_final(job, result)
+        self.final_latencies(entries)
+
+    def final_latencies(self, entries: list[dict[str, Any]], rounds: int = 5) -> dict[str, float]:
+        """Batch-1 latency of every retrained model measured here, interleaved round by round once no training
+        runs (the latency each run measured after training is taken at another moment of a machine whose speed
+        drifts by tens of percent): median over ``rounds``. Stored in the study; the report compares these."""
+        from vidnas.build import build_model
+        from vidnas.measure import measure_latency
+
+        stored = json.loads(self.study.study.user_attrs.get("vidnas.final_latency", "{}"))
+        if all(e["key"] in stored for e in entries):
+            return stored
+        models = {e["key"]: build_model(e["genotype"], seed=0).eval() for e in entries}
+        times: dict[str, list[float]] = {key: [] for key in models}
+        for _ in range(rounds):
+            for key, model in models.items():
+                times[key].append(measure_latency(model, model.example_input(1), warmup=3, runs=10, threads=self.config.threads, device=self.config.device).median_ms)
+        stored = {key: round(statistics.median(values), 4) for key, values in times.items()}
+        self.study.set_attr("vidnas.final_latency", json.dumps(stored))
+        return stored
 
     def _record_final(self, job: Job, result: dict[str, Any]) -> None:
         metrics = {k: result[k] for k in KEEP_METRICS if k in result and result[k] is not None and k != "loss_curve"}

@@ -62,9 +62,10 @@ def final_entries(search: Any) -> list[dict[str, Any]]:
     return entries
 
 
-def summarise(finals: dict[str, dict[str, Any]], limit: float | None = None) -> list[dict[str, Any]]:
-    """One row per retrained model: mean accuracy over its seeds with the standard error, the spread, latency,
-    MACs, params, whether it fits the limit; best first. ``winner`` marks the best model within the limit."""
+def summarise(finals: dict[str, dict[str, Any]], limit: float | None = None, latency: dict[str, float] | None = None) -> list[dict[str, Any]]:
+    """One row per retrained model: mean accuracy over its seeds with the standard error, the spread, latency
+    (``latency``: the interleaved measurement of every model at the end, else the median of what its runs
+    measured), MACs, params, whether it fits the limit; best first. ``winner`` marks the best model within the limit."""
     groups: dict[str, list[dict[str, Any]]] = {}
     for key, run in finals.items():
         groups.setdefault(key.rsplit(".seed", 1)[0], []).append(run)
@@ -72,7 +73,7 @@ def summarise(finals: dict[str, dict[str, Any]], limit: float | None = None) -> 
     for key, runs in groups.items():
         ok = [r for r in runs if r.get("status") == "ok" and r["metrics"].get("accuracy") is not None]
         accuracies = [float(r["metrics"]["accuracy"]) for r in ok]
-        latency = [r["metrics"]["latency_ms"] for r in ok if r["metrics"].get("latency_ms") is not None]
+        run_latency = [r["metrics"]["latency_ms"] for r in ok if r["metrics"].get("latency_ms") is not None]
         first = runs[0]
         cost = first.get("cost")
         row = {
@@ -80,7 +81,7 @@ def summarise(finals: dict[str, dict[str, Any]], limit: float | None = None) -> 
             "accuracy": statistics.fmean(accuracies) if accuracies else None,
             "se": statistics.stdev(accuracies) / math.sqrt(len(accuracies)) if len(accuracies) > 1 else None,
             "min": min(accuracies) if accuracies else None, "max": max(accuracies) if accuracies else None,
-            "latency_ms": statistics.median(latency) if latency else None, "cost": cost,
+            "latency_ms": (latency or {}).get(key) or (statistics.median(run_latency) if run_latency else None), "cost": cost,
             "macs": ok[0]["metrics"].get("macs") if ok else None, "params": ok[0]["metrics"].get("params") if ok else None,
             "proxy": first.get("proxy"), "rung": first.get("rung"), "steps": ok[0]["metrics"].get("steps") if ok else None,
             "val_clips": ok[0]["metrics"].get("val_clips") if ok else None,
