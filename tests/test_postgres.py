@@ -151,15 +151,22 @@ def test_two_processes_share_a_postgres_study_and_one_killed_mid_candidate_is_re
 
 
 def test_a_ray_worker_killed_mid_trial_is_a_failed_trial_and_the_search_goes_on(database: str, tmp_path: Path, search_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    pytest.importorskip("ray")
+    ray = pytest.importorskip("ray")
     from vidnas.search import SearchConfig, run_search
+
+    # Ray's workers take the environment of the runtime that ray.init started: start a fresh one for this
+    # test's fault, and stop it afterwards so later tests do not inherit a worker-killing environment
+    ray.shutdown()
 
     # the synthetic evaluator kills its own worker process (os._exit, as an OOM kill would) on the second call
     monkeypatch.setenv("VIDNAS_HOME", str(search_home))
     monkeypatch.setenv("VIDNAS_SYNTHETIC_FAULTS", "exit:1")
     config = SearchConfig(space="autox3d", strategy="evolution", trials=4, executor="ray", workers=1, threads=1, strategy_options={"population": 3},
                           recipe=dict(epochs=1, max_seconds=3), rungs=None, final_retrain=False)
-    result = run_search(config, tmp_path / "ray", storage=database, evaluator="vidnas.search._synthetic:evaluate", progress=False)
+    try:
+        result = run_search(config, tmp_path / "ray", storage=database, evaluator="vidnas.search._synthetic:evaluate", progress=False)
+    finally:
+        ray.shutdown()
     by_number = {t.number: t for t in result.trials}
     assert by_number[1].status == "failed" and "ray task failed" in by_number[1].attrs["reason"]
     assert sum(t.status == "ok" for t in result.trials) == 3

@@ -41,7 +41,7 @@ class TVNSpace(SearchSpace):
         sizes: tuple[int, ...] = (24, 32),
         frame_strides: tuple[int, ...] = (1, 2),
         max_span: int | None = 16,
-        min_blocks: int = 2,
+        min_blocks: int | None = None,
         max_blocks: int = 4,
         spatial_types: tuple[str, ...] = ("std", "1std", "depth"),
         spatial_kernels: tuple[int, ...] = (3, 4, 5),
@@ -56,6 +56,7 @@ class TVNSpace(SearchSpace):
         dropout: float = 0.5,
     ):
         super().__init__(num_classes)
+        min_blocks = min(2, max_blocks) if min_blocks is None else min_blocks  # one block learns too little at proxy scale
         self.options: dict[str, tuple[Any, ...]] = dict(
             frames=tuple(frames), size=tuple(sizes), frame_stride=tuple(frame_strides),
             num_blocks=tuple(range(min_blocks, max_blocks + 1)),
