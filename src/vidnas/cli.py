@@ -620,7 +620,6 @@ def search(
     limit, about 10 minutes on the built-in data set; the report goes to vidnas-search/report.html."""
     from vidnas.search import ConstraintSpec, SearchConfig, parse_budget, run_search
     from vidnas.search._executors import default_workers
-    from vidnas.train import Recipe
 
     trials, seconds = parse_budget(budget)
     limits = [(m, v) for m, v in (("latency_ms", latency_ms), ("macs", max_macs), ("params", max_params), ("peak_memory_mb", max_memory_mb)) if v is not None]
