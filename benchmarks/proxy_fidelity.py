@@ -8,6 +8,10 @@ from its checkpoint to the last rung — and against a high-fidelity reference: 
 correlation of each rung with the reference, the reference's own seed-to-seed Spearman (its reliability), the
 top-5 overlap, and the accuracy distribution of the random samples (what the space holds).
 
+Each finished candidate is appended to ``OUT/proxy_fidelity_SPACE_rungs.jsonl`` at once; a rerun with the same
+arguments skips the candidates already there (matched by fingerprint), so a killed run resumes where it was and
+the work can be spread over several sittings. ``--summary-only`` prints the summary of what is there.
+
     python benchmarks/proxy_fidelity.py --candidates 30 --reference-steps 900 --reference-seeds 3
 """
 
@@ -21,6 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from vidnas.genotype import parse_genotype
 from vidnas.measure import spearman
 from vidnas.search import ConstraintSpec, SearchConfig
 from vidnas.search._constraint import Constraint
@@ -41,6 +46,7 @@ def main() -> None:
     parser.add_argument("--data", default=None)
     parser.add_argument("--val", default=None)
     parser.add_argument("--out", default="benchmarks/results")
+    parser.add_argument("--summary-only", action="store_true", help="summarise the rows already recorded, train nothing")
     args = parser.parse_args()
 
     rungs = [int(r) for r in args.rungs.split(",")]
@@ -48,12 +54,27 @@ def main() -> None:
     train, val, classes = prepare_data(config, build_space(config, 2), print)
     space = build_space(config, classes)
     constraint = Constraint(ConstraintSpec(limit=args.latency_ms), threads=args.threads) if args.latency_ms else None
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    ledger = out / f"proxy_fidelity_{args.space}_rungs.jsonl"
+    settings = {"rungs": rungs, "reference_steps": args.reference_steps, "reference_seeds": args.reference_seeds, "seed": args.seed}
+    done: dict[str, dict] = {}
+    if ledger.exists():
+        for line in ledger.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                record = json.loads(line)
+                if record.get("settings") == settings:
+                    done[record["fingerprint"]] = record
+    # candidates already recorded come first, in their order: a latency measured again near the limit must not
+    # change which candidates a resumed run covers
+    genotypes = [parse_genotype(record["genotype"]) for record in done.values()]
+    origins = [record["origin"] for record in done.values()]
     rng = random.Random(args.seed)
-    genotypes, origins = [], []
     for genotype in space.seeds():
-        genotypes.append(genotype)
-        origins.append("seed")
-    while len(genotypes) < args.candidates:
+        if all(genotype.fingerprint() != g.fingerprint() for g in genotypes):
+            genotypes.append(genotype)
+            origins.append("seed")
+    while len(genotypes) < args.candidates and not args.summary_only:
         candidate = space.sample(rng)
         if any(candidate.fingerprint() == g.fingerprint() for g in genotypes):
             continue
@@ -80,7 +101,17 @@ def main() -> None:
         return result.get("accuracy") if result.get("status") == "ok" else None
 
     for index, genotype in enumerate(genotypes):
-        row: dict = {"candidate": index, "origin": origins[index], "fingerprint": genotype.fingerprint()}
+        if genotype.fingerprint() in done:
+            row = done[genotype.fingerprint()]
+            rows.append(row)
+            cells = " | ".join("failed" if row[n] is None else f"{row[n]:.3f}" for n in names)
+            print(f"| {index} | {row['origin']} | {cells} | {row['reference'] or 0:.3f} |", flush=True)
+            continue
+        if args.summary_only:
+            continue
+        row: dict = {"candidate": index, "origin": origins[index], "fingerprint": genotype.fingerprint(), "settings": settings,
+                     "genotype": genotype.model_dump(mode="json")}
+        candidate_started = time.perf_counter()
         previous = None
         for k, steps in enumerate(rungs):
             folder = work / f"c{index}_r{k}"
@@ -90,7 +121,10 @@ def main() -> None:
             row[names[len(rungs) + s]] = run(genotype, args.reference_steps, seed=s)
         refs = [row[n] for n in names[len(rungs):] if row[n] is not None]
         row["reference"] = statistics.mean(refs) if len(refs) == args.reference_seeds else None
+        row["seconds"] = round(time.perf_counter() - candidate_started, 1)
         rows.append(row)
+        with ledger.open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps(row) + "\n")
         cells = " | ".join("failed" if row[n] is None else f"{row[n]:.3f}" for n in names)
         print(f"| {index} | {row['origin']} | {cells} | {row['reference'] or 0:.3f} |", flush=True)
     ok = [r for r in rows if r["reference"] is not None and all(r[n] is not None for n in names)]
@@ -99,21 +133,34 @@ def main() -> None:
         return set(sorted(range(len(values)), key=lambda i: -values[i])[:k])
 
     reference = [r["reference"] for r in ok]
+
+    def interval(values: list[float], draws: int = 2000) -> list[float] | None:
+        """A 90 % bootstrap interval (over candidates) of the Spearman of ``values`` with the reference."""
+        if len(ok) < 4:
+            return None
+        sampler = random.Random(0)
+        estimates = []
+        for _ in range(draws):
+            picks = [sampler.randrange(len(ok)) for _ in ok]
+            estimates.append(spearman([values[i] for i in picks], [reference[i] for i in picks]))
+        estimates = sorted(e for e in estimates if e == e)
+        return [round(estimates[int(0.05 * len(estimates))], 3), round(estimates[int(0.95 * len(estimates)) - 1], 3)]
+
     summary = {
         "space": args.space, "candidates": len(rows), "usable": len(ok), "rungs": rungs, "reference_steps": args.reference_steps,
         "reference_seeds": args.reference_seeds,
         **{f"spearman_rung{k}_vs_reference": round(spearman([r[names[k]] for r in ok], reference), 3) for k in range(len(rungs))},
+        **{f"spearman_rung{k}_interval90": interval([r[names[k]] for r in ok]) for k in range(len(rungs))},
         **{f"top5_overlap_rung{k}": len(top([r[names[k]] for r in ok]) & top(reference)) for k in range(len(rungs))},
         "spearman_reference_seed0_vs_seed1": round(spearman([r[names[len(rungs)]] for r in ok], [r[names[len(rungs) + 1]] for r in ok]), 3)
         if args.reference_seeds > 1 else None,
         "random_samples_reference": sorted(round(r["reference"], 3) for r in ok if r["origin"] == "random"),
-        "minutes": round((time.perf_counter() - started) / 60, 1),
+        "minutes_this_run": round((time.perf_counter() - started) / 60, 1),
+        "minutes_all_candidates": round(sum(r.get("seconds", 0) for r in rows) / 60, 1),
     }
     print()
     for key, value in summary.items():
         print(f"- {key}: {value}")
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     (out / f"proxy_fidelity_{args.space}_rungs.json").write_text(json.dumps({"summary": summary, "rows": rows}, indent=1), encoding="utf-8")
 
 
