@@ -301,6 +301,9 @@ def test_no_module_unpickles_or_extracts_archives() -> None:
     import re
 
     source = Path(__file__).resolve().parents[1] / "src" / "vidnas"
-    pattern = re.compile(r"^\s*(import pickle|from pickle|import dill|import cloudpickle)|torch\.load\(|allow_pickle\s*=\s*True|\.extractall\(|pickle\.loads?\(", re.M)
-    offenders = [f"{p.relative_to(source)}: {m.group(0).strip()}" for p in source.rglob("*.py") for m in pattern.finditer(p.read_text(encoding="utf-8"))]
+    pattern = re.compile(r"^\s*(import pickle|from pickle|import dill|import cloudpickle)|torch\.load\(.*|allow_pickle\s*=\s*True|\.extractall\(|pickle\.loads?\(", re.M)
+    offenders = [f"{p.relative_to(source)}: {m.group(0).strip()}" for p in source.rglob("*.py") for m in pattern.finditer(p.read_text(encoding="utf-8"))
+                 if "weights_only=True" not in m.group(0)]  # torch's restricted unpickler (tensors and plain containers only)
     assert offenders == []
+    loads = [p.name for p in source.rglob("*.py") if "torch.load(" in p.read_text(encoding="utf-8")]
+    assert loads == ["_sources.py"], loads  # published .pyth checkpoints are read in one place

@@ -164,6 +164,27 @@ def show(
     console.print(table)
 
 
+def _network(source: str, weights: Optional[str], seed: int = 0):  # noqa: ANN202 - (network, WeightsInfo | None)
+    """The network of a zoo name or genotype file, with a vidnas weights file loaded when given (every tensor
+    checked; see `vidnas weights convert`)."""
+    from vidnas.build import build_model
+
+    genotype = load(source)
+    network = build_model(genotype, seed=seed)
+    if weights is None:
+        return network, None
+    from vidnas.weights import load_weights, read_info
+
+    info = read_info(weights)
+    if info.model is not None and info.model != genotype.name:
+        raise _fail(f"--weights {weights}: these weights are for {info.model}, not {genotype.name}")
+    if info.num_classes is not None and info.num_classes != genotype.head.num_classes:
+        network = build_model(genotype.with_num_classes(info.num_classes), seed=seed)
+    report = load_weights(network, weights, new_head=False)
+    console.print(f"[dim]weights {weights}: {report.describe()}[/]", highlight=False)
+    return network, info
+
+
 def _human(value: float, unit: str = "") -> str:
     for scale, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "K")):
         if abs(value) >= scale:
@@ -186,6 +207,7 @@ def profile(
     dtype: str = typer.Option("float32", "--dtype", help="Timing precision: float32, float16 or bfloat16 (half precisions on CUDA)."),
     runs: int = typer.Option(10, "--runs", min=1, help="Timed runs."),
     warmup: int = typer.Option(3, "--warmup", min=0, help="Untimed warm-up runs."),
+    weights: Optional[str] = typer.Option(None, "--weights", help="A vidnas weights file to check against the network (loaded, every tensor checked)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Parameters, MACs and FLOPs (and, if asked, latency and peak memory) of a genotype."""
@@ -201,6 +223,9 @@ def profile(
     if dtype not in dtypes:
         raise _fail(f"--dtype must be one of {sorted(dtypes)}, got {dtype!r}")
     genotype = load(file)
+    if weights is not None:
+        _, info = _network(file, weights)
+        genotype = genotype.with_num_classes(info.num_classes) if info.num_classes else genotype
     result = run_profile(
         genotype,
         frames=frames,
@@ -260,27 +285,37 @@ def stream(
     size: Optional[int] = typer.Option(None, "--size", help="Frame size (default: the model's)."),
     max_frames: Optional[int] = typer.Option(None, "--max-frames", min=1, help="Stop after this many model frames."),
     threads: Optional[int] = typer.Option(None, "--threads", min=1),
-    seed: int = typer.Option(0, "--seed", help="Weight seed (zoo models carry no trained weights)."),
+    seed: int = typer.Option(0, "--seed", help="Weight seed when no --weights are given (random weights: meaningless classes)."),
+    weights: Optional[str] = typer.Option(None, "--weights", help="A vidnas weights file (`vidnas weights convert`): trained weights, class names printed."),
     as_json: bool = typer.Option(False, "--json", help="One JSON line per output."),
 ) -> None:
     """Run a streaming model over a video frame by frame: rolling top-k with timestamps and achieved fps."""
     import torch
 
-    from vidnas.build import build_model
     from vidnas.measure import torch_threads
     from vidnas.stream._video import stream_video
 
     genotype = load(model)
-    network = build_model(genotype, seed=seed).eval()
+    network, info = _network(model, weights, seed)
+    network = network.eval()
     network.init_state(1, size or genotype.input.size[0])  # refuses a non-causal network before decoding
     mean, std = _normalization(model)
+    if info is not None and "mean" in info.preprocessing:
+        mean, std = list(info.preprocessing["mean"]), list(info.preprocessing["std"])
+    names = info.names() if info is not None else None
+    if weights is None:
+        console.print("[yellow]no --weights: the network's weights are random, so its classes mean nothing[/]", highlight=False)
+
+    def label(index: int) -> str | int:
+        return names[index] if names is not None and index < len(names) else index
+
     with torch_threads(threads), torch.no_grad():
         for output in stream_video(network, video, fps=fps, size=size, mean=mean, std=std, top_k=top_k, max_frames=max_frames):
             if as_json:
-                top = [{"class": c, "probability": round(p, 6)} for c, p in output.top]
+                top = [{"class": c, "probability": round(p, 6)} | ({"name": label(c)} if names else {}) for c, p in output.top]
                 sys.stdout.write(json.dumps({"frame": output.frame, "time": round(output.time, 3), "top_k": top, "fps": round(output.fps, 2)}) + "\n")
             else:
-                ranked = "  ".join(f"{c}:{p:.3f}" for c, p in output.top)
+                ranked = "  ".join(f"{label(c)}:{p:.3f}" for c, p in output.top)
                 console.print(f"{output.time:8.2f}s  frame {output.frame:5d}  {output.fps:6.1f} fps  {ranked}", highlight=False)
 
 
@@ -294,14 +329,14 @@ def export(
     pack_4d: bool = typer.Option(False, "--pack-4d", help="Carry 5-D state as 4-D tensors (runtimes without 5-D support)."),
     frames: Optional[int] = typer.Option(None, "--frames", min=1, help="Clip length of a whole-clip export."),
     size: Optional[int] = typer.Option(None, "--size", min=8, help="Frame size."),
-    seed: int = typer.Option(0, "--seed", help="Weight seed (zoo models carry no trained weights)."),
+    seed: int = typer.Option(0, "--seed", help="Weight seed when no --weights are given."),
+    weights: Optional[str] = typer.Option(None, "--weights", help="A vidnas weights file (`vidnas weights convert`) to export with."),
 ) -> None:
     """Export to ONNX or TorchScript, BN folded into the convs; whole clip or one streaming step."""
-    from vidnas.build import build_model
     from vidnas.export import export_model
 
-    genotype = load(model)
-    network = build_model(genotype, seed=seed).eval()
+    network, _ = _network(model, weights, seed)
+    network = network.eval()
     result = export_model(network, out, format=format, stream=stream_step, pack_4d=pack_4d, frames=frames, size=size)
     kind = f"streaming step, {len(result.state_shapes)} state tensors" if result.stream else "whole clip"
     console.print(f"wrote {result.path} ({result.format}, {kind}); inputs {', '.join(result.input_names[:3])}{' ...' if len(result.input_names) > 3 else ''}", highlight=False)
@@ -328,6 +363,8 @@ def train(
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last checkpoint."),
     recipe_file: Optional[str] = typer.Option(None, "--recipe", help="A recipe JSON file (options given here override it)."),
     cache: bool = typer.Option(True, "--cache/--no-cache", help="Decode raw videos once into a clip cache (reused by later runs) instead of every epoch."),
+    weights: Optional[str] = typer.Option(None, "--weights", help="Start from a vidnas weights file (fine-tuning: a new classifier when the class count differs)."),
+    freeze_backbone: bool = typer.Option(False, "--freeze-backbone", help="With --weights: train the classifier alone."),
 ) -> None:
     """Train a network; without --data on the built-in benchmark data set (generated on first use)."""
     from vidnas.train import Recipe, train_model
@@ -335,18 +372,27 @@ def train(
     given = dict(epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer, frames=frames, size=size, frame_stride=frame_stride, max_steps=max_steps, seed=seed)
     recipe = _recipe(recipe_file, Recipe(), {k: v for k, v in given.items() if v is not None})
     genotype = load(model)
+    if freeze_backbone and weights is None:
+        raise _fail("--freeze-backbone needs --weights to start from")
+    if weights is not None:
+        from vidnas.weights import read_info
+
+        owner = read_info(weights).model
+        if owner is not None and owner != genotype.name:
+            raise _fail(f"--weights {weights}: these weights are for {owner}, not {genotype.name}")
     checkpoint = Path(out) / "last.json"
     if resume and not checkpoint.is_file():
         raise _fail(f"--resume: {checkpoint} does not exist")
     _, metrics = train_model(genotype, recipe=recipe, out_dir=out, data=data, val=val, classes=classes, device=device, resume=checkpoint if resume else None,
-                             progress=True, cache=cache, log=lambda line: console.print(line, highlight=False))
+                             progress=True, cache=cache, log=lambda line: console.print(line, highlight=False), weights=weights,
+                             freeze_backbone=freeze_backbone)
     console.print(json.dumps(metrics), highlight=False)
 
 
 @app.command("eval")
 @friendly_errors
 def eval_command(
-    checkpoint: str = typer.Argument(..., help="Run folder (its last checkpoint) or a checkpoint .json/.safetensors."),
+    checkpoint: str = typer.Argument(..., help="Run folder (its last checkpoint), a checkpoint .json/.safetensors, or a vidnas weights file (`vidnas weights convert`)."),
     data: Optional[str] = typer.Option(None, "--data", help="Source or clip cache (default: the built-in validation split)."),
     classes: Optional[str] = typer.Option(None, "--classes", help="Class-list file for list sources."),
     views: str = typer.Option("1x1", "--views", help="CLIPSxCROPS test views, e.g. 10x3."),
@@ -362,7 +408,16 @@ def eval_command(
         raise _fail(f"--views must look like 10x3 (clips x crops), got {views!r}") from None
     if crops not in (1, 3) or clips < 1:
         raise _fail(f"--views: crops must be 1 or 3 and clips >= 1, got {views!r}")
-    result = evaluate_checkpoint(checkpoint, data=data, classes=classes, views=(clips, crops), device=device)
+    from vidnas.weights import read_info
+
+    if checkpoint.endswith(".safetensors") and read_info(checkpoint).model is not None:  # a converted weights file
+        from vidnas.train import evaluate_weights
+
+        if data is None:
+            raise _fail(f"{checkpoint}: a weights file is evaluated on your labelled clips: pass --data")
+        result = evaluate_weights(checkpoint, data=data, classes=classes, views=(clips, crops), device=device)
+    else:
+        result = evaluate_checkpoint(checkpoint, data=data, classes=classes, views=(clips, crops), device=device)
     summary = {k: v for k, v in result.items() if k in ("top1", "top5", "map", "loss", "num_clips")}
     if as_json:
         sys.stdout.write(json.dumps(summary | {"per_class": result.get("per_class")}) + "\n")
@@ -694,6 +749,41 @@ def report(
 
     path = build_report(Study.load(study, storage), out)
     console.print(f"report: {path}", highlight=False)
+
+
+weights_app = typer.Typer(help="Published weights: convert X3D / MoViNet checkpoints, inspect weights files.", no_args_is_help=True)
+app.add_typer(weights_app, name="weights")
+
+
+@weights_app.command("convert")
+@friendly_errors
+def weights_convert(
+    src: str = typer.Argument(..., help="The published checkpoint: a PyTorchVideo/PySlowFast .pyth, or a TF MoViNet checkpoint (directory, .index or .tar.gz)."),
+    model: str = typer.Option(..., "--model", help="The zoo model the weights belong to (e.g. x3d_m, movinet_a0_stream)."),
+    out: str = typer.Option(..., "--out", help="Output FILE.safetensors (a FILE.json sidecar is written beside it)."),
+    fmt: Optional[str] = typer.Option(None, "--format", help="Source naming (default: detected)."),
+) -> None:
+    """Convert a published checkpoint into a vidnas weights file; nothing is unpickled, every tensor is checked."""
+    from vidnas.weights import convert
+
+    result = convert(src, model, out, fmt=fmt)
+    console.print(f"wrote {result.out} ({result.tensors} tensors, {result.num_classes} classes, from {result.format})", highlight=False)
+    if result.unused:
+        console.print(f"[yellow]{len(result.unused)} source tensors not used: {', '.join(result.unused[:5])}{' ...' if len(result.unused) > 5 else ''}[/]", highlight=False)
+
+
+@weights_app.command("info")
+@friendly_errors
+def weights_info(file: str = typer.Argument(..., help="A vidnas weights file.")) -> None:
+    """What a weights file holds: model, classes, label set, preprocessing and source."""
+    from vidnas.weights import read_info, read_weights
+
+    info = read_info(file)
+    tensors = read_weights(file)
+    names = info.names()
+    sys.stdout.write(json.dumps({"file": file, "model": info.model, "tensors": len(tensors), "num_classes": info.num_classes,
+                                 "label_set": info.label_set, "first_classes": names[:5] if names else None,
+                                 "preprocessing": info.preprocessing, "source": info.source}, indent=1) + "\n")
 
 
 latency_app = typer.Typer(help="Latency prediction: calibrate a predictor on the target device.", no_args_is_help=True)

@@ -1,7 +1,7 @@
 """Training and evaluation: recipes, a short loop plus hooks, metrics, safetensors checkpoints with exact
 resume, and the candidate-evaluation function search uses."""
 
-from vidnas.train._api import clip_dataset, clip_geometry, evaluate_candidate, evaluate_candidate_in_process, evaluate_checkpoint, load_checkpoint, resolve_data, train_model
+from vidnas.train._api import clip_dataset, clip_geometry, evaluate_candidate, evaluate_candidate_in_process, evaluate_checkpoint, evaluate_weights, load_checkpoint, resolve_data, train_model
 from vidnas.train._checkpoint import CheckpointError, read_sidecar, save_checkpoint
 from vidnas.train._loop import CheckpointHook, Divergence, EvaluationHook, Hook, JsonlHook, ProgressHook, Trainer, evaluate
 from vidnas.train._metrics import average_precision, classification_report, confusion_matrix, mean_average_precision, save_confusion_png, topk_correct
@@ -26,6 +26,7 @@ __all__ = [
     "evaluate_candidate",
     "evaluate_candidate_in_process",
     "evaluate_checkpoint",
+    "evaluate_weights",
     "load_checkpoint",
     "mean_average_precision",
     "read_sidecar",

@@ -112,8 +112,13 @@ def train_model(
     model_seed: int | None = None,
     cache: bool = True,
     log: Any = None,
+    weights: str | Path | None = None,
+    freeze_backbone: bool = False,
 ) -> tuple[Trainer, dict[str, Any]]:
     """Train a genotype (or zoo name) on ``data`` (default: the built-in data set); returns (trainer, metrics).
+    ``weights``: start from a vidnas weights file (``vidnas weights convert``): every tensor loaded and checked,
+    a fresh classifier when the data's class count differs from the file's (fine-tuning), clips normalised as
+    the weights were trained; ``freeze_backbone`` trains the classifier alone.
     ``cache``: decode raw sources once into clip caches (``cached_sources``) instead of every epoch; ``log``
     gets a line saying which.
     ``resume``: continue a checkpoint exactly; with ``extend_to``, train a finished checkpoint on to that many
@@ -127,8 +132,20 @@ def train_model(
     if cache:
         train_source, val_source = cached_sources(train_source, val_source, recipe, genotype, log)
     model = build_model(genotype, seed=recipe.seed if model_seed is None else model_seed)
-    train_data = clip_dataset(train_source, recipe, genotype, train=True)
-    val_data = clip_dataset(val_source, recipe, genotype, train=False) if val_source is not None else None
+    normalization = None
+    if weights is not None:
+        from vidnas.weights import load_weights, read_info
+
+        report = load_weights(model, weights, freeze_backbone=freeze_backbone)
+        pre = read_info(weights).preprocessing
+        if "mean" in pre and "std" in pre:
+            normalization = (list(pre["mean"]), list(pre["std"]))
+        if log is not None:
+            log(f"weights {weights}: {report.describe()}")
+    elif freeze_backbone:
+        raise ValueError("freeze_backbone needs weights to start from")
+    train_data = clip_dataset(train_source, recipe, genotype, train=True, normalization=normalization)
+    val_data = clip_dataset(val_source, recipe, genotype, train=False, normalization=normalization) if val_source is not None else None
     trainer = Trainer(model, recipe, train_data, val_data, out_dir=out_dir, device=device, progress=progress)
     if resume is not None:
         trainer.resume(resume)
@@ -154,8 +171,58 @@ def evaluate_checkpoint(path: str | Path, *, data: str | Path | None = None, cla
         _, source = resolve_data(None)
     else:
         source, _ = resolve_data(data, classes=classes)
-    dataset = clip_dataset(source, recipe, model.genotype, train=False)
+    norm = sidecar.get("normalization")
+    dataset = clip_dataset(source, recipe, model.genotype, train=False, normalization=(norm["mean"], norm["std"]) if norm else None)
     return evaluate(model.to(device), dataset, batch_size=recipe.batch_size, device=device)
+
+
+def evaluate_weights(path: str | Path, *, data: str | Path, classes: str | Path | None = None, views: tuple[int, int] = (1, 1),
+                     device: str = "cpu", batch_size: int = 8) -> dict[str, Any]:
+    """Evaluate a zoo model with a vidnas weights file (``vidnas weights convert``) on labelled ``data``.
+
+    The data's classes are matched to the weights' label set by name (a few Kinetics classes of your own are
+    scored against all 400/600 outputs); without names to match, the class counts must agree."""
+    from vidnas.weights import WeightsError, read_info
+    from vidnas.zoo import create_model
+
+    info = read_info(path)
+    if info.model is None:
+        raise WeightsError(f"{path}: its sidecar does not name a zoo model (was it written by `vidnas weights convert`?)")
+    model = create_model(info.model, weights=path).eval()
+    source, _ = resolve_data(data, classes=classes)
+    names = info.names()
+    mapping = None
+    if names is not None and set(source.classes) <= set(names):
+        mapping = [names.index(c) for c in source.classes]
+    elif len(source.classes) != model.genotype.head.num_classes:
+        raise WeightsError(f"{data}: its {len(source.classes)} classes are neither names of the weights' label set "
+                           f"({info.label_set or 'none given'}) nor as many as the network's {model.genotype.head.num_classes} outputs")
+    pre = info.preprocessing
+    recipe = Recipe(eval_views=views, batch_size=batch_size)
+    normalization = (list(pre["mean"]), list(pre["std"])) if "mean" in pre and "std" in pre else None
+    dataset = clip_dataset(source, recipe, model.genotype, train=False, normalization=normalization)
+    if mapping is not None:
+        dataset = _RelabelledClips(dataset, mapping, names)
+    result = evaluate(model.to(device), dataset, batch_size=recipe.batch_size, device=device)
+    return result
+
+
+class _RelabelledClips:
+    """A clip dataset whose labels are mapped to other class indices (data classes -> a label set's)."""
+
+    def __init__(self, dataset: Any, mapping: list[int], classes: list[str]) -> None:
+        self.dataset, self.mapping, self.classes = dataset, mapping, classes
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.dataset, name)
+
+    def __getitem__(self, index: int) -> Any:
+        item = self.dataset[index]
+        item["label"] = self.mapping[int(item["label"])]
+        return item
 
 
 def evaluate_candidate(

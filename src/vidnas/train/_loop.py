@@ -33,6 +33,12 @@ class Divergence(RuntimeError):
 # ----------------------------------------------------------------------------------------------- helpers
 
 
+def _normalization_of(dataset: Any) -> dict[str, list[float]] | None:  # noqa: ANN401
+    """The mean/std a dataset normalises clips with (stored with checkpoints, so evaluation uses the same)."""
+    mean, std = getattr(dataset, "mean", None), getattr(dataset, "std", None)
+    return {"mean": [float(v) for v in mean], "std": [float(v) for v in std]} if mean is not None and std is not None else None
+
+
 def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
     """Weight decay on conv and dense weights only: never on BatchNorm, biases or scalars (ReZero, edge logits)."""
     decay, no_decay = [], []
@@ -342,7 +348,8 @@ class Trainer:
 
     def save(self, tag: str, metrics: dict[str, Any]) -> None:
         assert self.out_dir is not None
-        extra = {"best_score": self.best_score, "loss_curve": self.loss_curve, "input": self.model.genotype.input.model_dump(mode="json")}
+        extra = {"best_score": self.best_score, "loss_curve": self.loss_curve, "input": self.model.genotype.input.model_dump(mode="json"),
+                 "normalization": _normalization_of(self.train_data)}
         save_checkpoint(
             self.out_dir, tag, model=self.model, genotype_json=self.model.genotype.to_json(indent=None), recipe_json=self.recipe.to_json(),
             class_names=self.class_names, metrics=metrics, epoch=self.epoch + 1, step=self.step, optimizer=self.optimizer,

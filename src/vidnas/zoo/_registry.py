@@ -8,6 +8,7 @@ import json
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from vidnas.errors import VidnasError
@@ -65,6 +66,12 @@ class ModelEntry:
     reference: Reference
     normalization: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = field(default_factory=lambda: {"rgb": UNIT})
     results: str = ""
+    labels: str | None = None  # the label set of the published weights (vidnas.weights.labels), None: none published
+    weights: str = ""  # where published weights for this entry are, and in which format (`vidnas weights convert`)
+
+    @property
+    def label_count(self) -> int | None:
+        return {"kinetics400": 400, "kinetics600": 600}.get(self.labels or "")
 
     def genotype(self) -> AnyGenotype:
         return _load(self.name)
@@ -99,6 +106,7 @@ class ModelEntry:
                 "note": ref.note,
             },
             "results": self.results,
+            "published_weights": {"labels": self.labels, "where": self.weights} if self.weights else None,
         }
 
 
@@ -186,6 +194,8 @@ def _entries() -> list[ModelEntry]:
                 Reference(frames, size, f"{REF_MOV} §1.10 [computed from the released spec]", params=base_params, macs=base_macs,
                           note=a2_note if variant == "a2" else ""),
                 results=f"Kinetics-600 top-1 {base_top1}% (released checkpoint, 1 clip)",
+                labels="kinetics600" if variant != "t0" else None,
+                weights=f"tensorflow/models official/projects/movinet: movinet_{variant}_base.tar.gz (TF checkpoint)" if variant != "t0" else "",
             )
         )
         if stream_params is not None:
@@ -194,6 +204,8 @@ def _entries() -> list[ModelEntry]:
                     f"movinet_{variant}_stream", "movinet", PAPERS["movinet"],
                     Reference(frames, size, f"{REF_MOV} §1.10 [computed from the released spec]", params=stream_params, macs=stream_macs),
                     results=f"Kinetics-600 top-1 {stream_top1}% (released checkpoint, streaming)",
+                    labels="kinetics600",
+                    weights=f"tensorflow/models official/projects/movinet: movinet_{variant}_stream.tar.gz (TF checkpoint)",
                 )
             )
     x3d_numbers = {  # §2.5: params total, params without BN, GMACs at the train crop
@@ -212,6 +224,8 @@ def _entries() -> list[ModelEntry]:
                           note="XL uses divisor-8 width rounding, the only rounding that reproduces the paper" if variant == "xl" else ""),
                 normalization={"rgb": ((0.45,) * 3, (0.225,) * 3)},
                 results=f"Kinetics-400 top-1 {top1}",
+                labels="kinetics400" if variant != "xl" else None,
+                weights=(f"PyTorchVideo model zoo X3D_{variant.upper()}.pyth or PySlowFast x3d_{variant}.pyth" if variant != "xl" else ""),
             )
         )
     return entries
@@ -256,20 +270,45 @@ def create_model(
     size: int | None = None,
     seed: int | None = None,
     dropout: float | None = None,
+    weights: str | Path | None = None,
+    freeze_backbone: bool = False,
 ):  # noqa: ANN201 - VidNet | EnsembleNet
     """Build a zoo model: ``vidnas.create_model("x3d_m", num_classes=10)``.
 
-    Overrides: ``num_classes`` (default: that of the entry's reference numbers), ``frames``/``size`` (the
-    input the model is built for), ``seed`` (reproducible initial weights), ``dropout`` (head dropout).
+    Overrides: ``num_classes`` (default: the weights' class count, else that of the entry's reference numbers),
+    ``frames``/``size`` (the input the model is built for), ``seed`` (reproducible initial weights), ``dropout``
+    (head dropout). ``weights``: a vidnas weights file (``vidnas weights convert``) loaded into the network, every
+    tensor checked; with a ``num_classes`` other than the file's, the classifier starts fresh (fine-tuning) and
+    ``freeze_backbone`` stops everything else from training. The loaded file's sidecar is kept as
+    ``model.weights_info`` (label names via ``model.weights_info.names()``).
     """
     from vidnas.build import build_model
 
+    info = None
+    if weights is not None:
+        from vidnas.weights import read_info
+
+        info = read_info(weights)
+        if info.model is not None and info.model != name:
+            from vidnas.weights import WeightsError
+
+            raise WeightsError(f"{weights}: these weights are for {info.model}, not {name}")
+        if num_classes is None:
+            num_classes = info.num_classes
+    elif freeze_backbone:
+        raise ValueError("freeze_backbone needs weights to freeze")
     genotype = get_genotype(name, num_classes=num_classes, frames=frames, size=size)
     if dropout is not None:
         members = genotype.members if isinstance(genotype, Ensemble) else [genotype]
         updated = [m.model_copy(update={"head": m.head.model_copy(update={"dropout": dropout})}) for m in members]
         genotype = genotype.model_copy(update={"members": updated}) if isinstance(genotype, Ensemble) else updated[0]
-    return build_model(genotype, seed=seed)
+    model = build_model(genotype, seed=seed)
+    if weights is not None:
+        from vidnas.weights import load_weights
+
+        model.weights_report = load_weights(model, weights, freeze_backbone=freeze_backbone)
+        model.weights_info = info
+    return model
 
 
 def index_rows() -> list[dict[str, Any]]:

