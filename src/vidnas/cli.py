@@ -181,7 +181,7 @@ def _network(source: str, weights: Optional[str], seed: int = 0):  # noqa: ANN20
     if info.num_classes is not None and info.num_classes != genotype.head.num_classes:
         network = build_model(genotype.with_num_classes(info.num_classes), seed=seed)
     report = load_weights(network, weights, new_head=False)
-    console.print(f"[dim]weights {weights}: {report.describe()}[/]", highlight=False)
+    errors.print(f"[dim]weights {weights}: {report.describe()}[/]", highlight=False)
     return network, info
 
 
@@ -304,7 +304,7 @@ def stream(
         mean, std = list(info.preprocessing["mean"]), list(info.preprocessing["std"])
     names = info.names() if info is not None else None
     if weights is None:
-        console.print("[yellow]no --weights: the network's weights are random, so its classes mean nothing[/]", highlight=False)
+        errors.print("[yellow]no --weights: the network's weights are random, so its classes mean nothing[/]", highlight=False)
 
     def label(index: int) -> str | int:
         return names[index] if names is not None and index < len(names) else index
