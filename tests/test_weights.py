@@ -340,3 +340,132 @@ def test_cli_finetunes_and_evaluates_against_the_label_set(tmp_path: Path) -> No
     assert summary["num_clips"] == 4 and summary["top1"] == 0.5  # every clip called archery: the two archery clips are right
     no_data = runner.invoke(app, ["eval", str(weights)])
     assert no_data.exit_code != 0 and "pass --data" in no_data.output
+
+
+# ------------------------------------------------------------------------------------- MoViNet (TF checkpoint)
+
+V = "/.ATTRIBUTES/VARIABLE_VALUE"
+
+
+def _tf_layout(weight: np.ndarray, kind: str) -> np.ndarray:
+    """A PyTorch Conv3d kernel (out, in/g, kt, kh, kw) in the layout TF stores it in (tf.keras / movinet_layers)."""
+    if kind == "conv3d":  # Conv3D: (kt, kh, kw, in/g, out)
+        return weight.transpose(2, 3, 4, 1, 0)
+    if kind == "conv2d":  # Conv2D over space: (kh, kw, in, out)
+        return weight[:, :, 0].transpose(2, 3, 1, 0)
+    if kind == "depthwise":  # DepthwiseConv2D over space: (kh, kw, C, 1)
+        return weight[:, :, 0].transpose(2, 3, 0, 1)
+    if kind == "depthwise_temporal":  # DepthwiseConv2D over (time, height*width): (kt, 1, C, 1)
+        return weight[:, :, :, :, 0].transpose(2, 3, 0, 1)
+    raise ValueError(kind)
+
+
+def _as_tf_checkpoint(model: torch.nn.Module, stream: bool) -> dict[str, np.ndarray]:
+    """A network's weights named and laid out as tf.train.Checkpoint(model=MovinetClassifier) writes them: the
+    backbone's layers at model/layer_with_weights-0/layer_with_weights-I (stem, blocks, head projection), the
+    classifier head at model/layer_with_weights-1; (2+1)D stream layers wrap each conv in a MobileConv2D."""
+    sd = {k: v.detach().numpy() for k, v in model.state_dict().items()}
+    out: dict[str, np.ndarray] = {}
+    wrap = "_conv/_conv" if stream else "_conv"
+    flat = "conv2d" if stream else "conv3d"
+
+    def conv(path: str, key: str, kind: str = flat) -> None:
+        out[f"{path}/{'depthwise_kernel' if kind.startswith('depthwise') else 'kernel'}{V}"] = _tf_layout(sd[key], kind)
+
+    def bn(path: str, key: str) -> None:
+        for ours, theirs in (("weight", "gamma"), ("bias", "beta"), ("running_mean", "moving_mean"), ("running_var", "moving_variance")):
+            out[f"{path}/{theirs}{V}"] = sd[f"{key}.{ours}"]
+
+    indices = sorted({int(k.split(".")[2]) for k in sd if k.startswith("nodes.backbone.")})
+    for i in indices:
+        base, prefix = f"model/layer_with_weights-0/layer_with_weights-{i}", f"nodes.backbone.{i}"
+        if f"{prefix}.conv.weight" in sd:
+            role = "_stem" if i == 0 else "_project"
+            conv(f"{base}/{role}/{wrap}", f"{prefix}.conv.weight")
+            bn(f"{base}/{role}/_batch_norm", f"{prefix}.norm")
+            continue
+        b = f"{prefix}.0"
+        out[f"{base}/_mobile_bottleneck/_rezero/scale{V}"] = sd[f"{b}.rezero"]
+        conv(f"{base}/_expansion/{wrap}", f"{b}.body.0.conv.weight")
+        bn(f"{base}/_expansion/_batch_norm", f"{b}.body.0.norm")
+        if f"{b}.body.1.conv.first.weight" in sd:
+            conv(f"{base}/_feature/_conv/_conv", f"{b}.body.1.conv.first.weight", "depthwise")
+            bn(f"{base}/_feature/_batch_norm", f"{b}.body.1.conv.mid_norm")
+            conv(f"{base}/_feature/_conv_temporal/_conv", f"{b}.body.1.conv.second.weight", "depthwise_temporal")
+            bn(f"{base}/_feature/_batch_norm_temporal", f"{b}.body.1.norm")
+        else:
+            conv(f"{base}/_feature/{wrap}", f"{b}.body.1.conv.weight", "depthwise" if stream else "conv3d")
+            bn(f"{base}/_feature/_batch_norm", f"{b}.body.1.norm")
+        for part in ("reduce", "expand"):
+            conv(f"{base}/_attention/_se_{part}/{wrap}", f"{b}.body.2.{part}.weight")
+            out[f"{base}/_attention/_se_{part}/{wrap}/bias{V}"] = sd[f"{b}.body.2.{part}.bias"]
+        if f"{b}.body.2.pe_scale" in sd:
+            out[f"{base}/_attention/_pos_encoding/_pos_encoding_scale{V}"] = sd[f"{b}.body.2.pe_scale"]
+        conv(f"{base}/_projection/{wrap}", f"{b}.body.3.conv.weight")
+        bn(f"{base}/_projection/_batch_norm", f"{b}.body.3.norm")
+        if f"{b}.shortcut.conv.weight" in sd:
+            conv(f"{base}/_skip/_projection/{wrap}", f"{b}.shortcut.conv.weight")
+            bn(f"{base}/_skip/_projection/_batch_norm", f"{b}.shortcut.norm")
+    for role, key in (("_head", "head.hidden.0"), ("_classifier", "head.fc")):
+        weight = sd[f"{key}.weight"]  # a Linear (out, in): TF holds a 1x1x1 Conv3D (1, 1, 1, in, out)
+        out[f"model/layer_with_weights-1/{role}/_conv/kernel{V}"] = weight.T.reshape(1, 1, 1, *weight.T.shape)
+        out[f"model/layer_with_weights-1/{role}/_conv/bias{V}"] = sd[f"{key}.bias"]
+    out[f"save_counter{V}"] = np.array(1, np.int64)
+    return out
+
+
+def _randomised_movinet(name: str, seed: int) -> torch.nn.Module:
+    model = vidnas.create_model(name, seed=seed).eval()
+    _randomise(model, seed)
+    generator = torch.Generator().manual_seed(seed + 1)
+    with torch.no_grad():
+        for key, value in model.state_dict().items():
+            if key.endswith(("rezero", "pe_scale")):
+                value.copy_(torch.rand((), generator=generator) + 0.5)  # published: non-zero; zero would hide a miss
+    return model
+
+
+@pytest.mark.parametrize("name", ["movinet_a0", "movinet_a0_stream", "movinet_a3_stream"])
+def test_tf_movinet_checkpoint_converts_to_the_same_network(name: str, tmp_path: Path) -> None:
+    original = _randomised_movinet(name, seed=7)
+    folder = tmp_path / f"{name}_ckpt"
+    folder.mkdir()
+    write_bundle(_as_tf_checkpoint(original, stream=name.endswith("_stream")), str(folder / "ckpt-1"))
+    archive = tmp_path / f"{name}.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:  # as published: a folder with the checkpoint inside a .tar.gz
+        tar.add(folder, arcname=name)
+    result = convert(archive, name, tmp_path / f"{name}.safetensors")
+    assert result.format == "tf-movinet" and result.num_classes == 600 and result.unused == ["save_counter" + V]
+    converted = vidnas.create_model(name, weights=result.out).eval()
+    for key, value in original.state_dict().items():
+        if not key.endswith("num_batches_tracked"):
+            assert torch.equal(converted.state_dict()[key], value), key
+    clip = torch.rand(1, 3, 8, 64, 64, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        assert _max_relative(converted(clip), original(clip)) <= 1e-6
+    assert read_info(result.out).names()[-1] == "zumba"
+
+
+def test_tf_kernel_layouts_follow_tf_convolution_semantics() -> None:
+    """The layout conversions checked against the convolutions TF computes, written out in numpy (a TF conv is a
+    cross-correlation: out[t, h, w, o] = sum x[t+i, h+j, w+k, c] * K[i, j, k, c, o])."""
+    from vidnas.weights._convert import tf_kernel
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((4, 6, 5, 3)).astype(np.float32)  # (T, H, W, C), one clip
+    kernel = rng.standard_normal((3, 2, 2, 3, 5)).astype(np.float32)  # Conv3D, valid padding
+    expected = np.zeros((2, 5, 4, 5), np.float32)
+    for t, h, w in np.ndindex(2, 5, 4):
+        expected[t, h, w] = np.einsum("ijkc,ijkco->o", x[t:t + 3, h:h + 2, w:w + 2], kernel)
+    got = torch.nn.functional.conv3d(torch.from_numpy(x).permute(3, 0, 1, 2)[None], torch.from_numpy(tf_kernel(kernel, False, False).copy()))
+    assert np.allclose(got[0].permute(1, 2, 3, 0).numpy(), expected, atol=1e-5)
+    temporal = rng.standard_normal((3, 1, 3, 1)).astype(np.float32)  # depthwise over time: (kt, 1, C, 1)
+    expected = np.stack([np.einsum("ihwc,ic->hwc", x[t:t + 3], temporal[:, 0, :, 0]) for t in range(2)])
+    weight = torch.from_numpy(tf_kernel(temporal, depthwise=True, temporal=True).copy())
+    got = torch.nn.functional.conv3d(torch.from_numpy(x).permute(3, 0, 1, 2)[None], weight, groups=3)
+    assert weight.shape == (3, 1, 3, 1, 1) and np.allclose(got[0].permute(1, 2, 3, 0).numpy(), expected, atol=1e-5)
+    spatial = rng.standard_normal((2, 2, 3, 1)).astype(np.float32)  # depthwise over space: (kh, kw, C, 1)
+    expected = np.stack([np.stack([np.einsum("tijc,ijc->tc", x[:, h:h + 2, w:w + 2], spatial[:, :, :, 0]) for w in range(4)], 1) for h in range(5)], 1)
+    weight = torch.from_numpy(tf_kernel(spatial, depthwise=True, temporal=False).copy())
+    got = torch.nn.functional.conv3d(torch.from_numpy(x).permute(3, 0, 1, 2)[None], weight, groups=3)
+    assert weight.shape == (3, 1, 1, 2, 2) and np.allclose(got[0].permute(1, 2, 3, 0).numpy(), expected, atol=1e-5)

@@ -146,32 +146,182 @@ PYSLOWFAST_X3D = {
 }
 
 
+# ------------------------------------------------------------------------------------------ MoViNet (TF)
+
+TF_SUFFIX = "/.ATTRIBUTES/VARIABLE_VALUE"
+BN_TF = {"weight": "gamma", "bias": "beta", "running_mean": "moving_mean", "running_var": "moving_variance"}
+# a MovinetBlock's parts, by the attribute the object graph names them with (or, reached through the bottleneck
+# that holds the same layers, the bottleneck's own attribute)
+TF_ROLES = {"expansion": r"(?:_expansion|_mobile_bottleneck/_expansion_layer)", "feature": r"(?:_feature|_mobile_bottleneck/_feature_layer)",
+            "projection": r"(?:_projection|_mobile_bottleneck/_projection_layer)", "se": r"(?:_attention|_mobile_bottleneck/_attention_layer)",
+            "skip": r"(?:_skip|_mobile_bottleneck/_skip_layer)/_projection", "stem": r"_stem", "project": r"_project", "head": r"_head",
+            "classifier": r"_classifier"}
+TF_LAYER = re.compile(r"^(?P<prefix>.*?)layer_with_weights-(?P<index>\d+)/(?P<rest>(?:_stem|_expansion|_feature|_projection|_attention|_skip|"
+                      r"_mobile_bottleneck|_project)/.*)$")
+
+
+def tf_kernel(array: np.ndarray, depthwise: bool, temporal: bool) -> np.ndarray:
+    """A TF kernel in PyTorch's Conv3d layout (out, in/groups, kt, kh, kw).
+
+    Conv3D (kt,kh,kw,in/g,out); Conv2D over space (kh,kw,in,out) and over time (kt,1,in,out);
+    DepthwiseConv2D (kh,kw,C,1) and, over time, (kt,1,C,1)."""
+    if array.ndim == 5:
+        return array.transpose(4, 3, 0, 1, 2)
+    if array.ndim != 4:
+        raise ValueError(f"a kernel of rank {array.ndim}")
+    moved = array.transpose(2, 3, 0, 1) if depthwise else array.transpose(3, 2, 0, 1)  # (out or C, in or 1, k0, k1)
+    return moved[..., None] if temporal else moved[:, :, None]
+
+
+class _TFLayer:
+    """The variables of one backbone layer (stem, block or head), looked up by role."""
+
+    def __init__(self, paths: dict[str, str], where: str, name: str) -> None:
+        self.paths, self.where, self.name = paths, where, name  # relative path -> full source key
+
+    def find(self, pattern: str, required: bool = True) -> str | None:
+        regex = re.compile(pattern + "$")
+        hits = [key for rest, key in self.paths.items() if regex.match(rest)]
+        if len(hits) > 1:
+            raise WeightsError(f"{self.where}: {self.name}: {len(hits)} variables match {pattern!r}: {', '.join(hits[:3])}")
+        if not hits:
+            if required:
+                held = ", ".join(sorted(self.paths)[:8])
+                raise WeightsError(f"{self.where}: {self.name}: no variable matches {pattern!r} (this layer holds: {held})")
+            return None
+        return hits[0]
+
+    def has(self, role: str) -> bool:
+        return any(re.match(TF_ROLES[role] + "/", rest) for rest in self.paths)
+
+
+def _tf_conv(m: Mapper, layer: _TFLayer, role: str, dst: str, *, temporal: bool = False, bias: bool = False) -> None:
+    conv = r"_conv_temporal(?:/_conv)?" if temporal else r"_conv(?:/_conv)?"
+    key = layer.find(f"{TF_ROLES[role]}/{conv}/(?:kernel|depthwise_kernel)")
+    array = tf_kernel(m.take(key), depthwise=key.endswith("/depthwise_kernel" + TF_SUFFIX), temporal=temporal)
+    shape = m.target[f"{dst}.weight"].shape
+    if len(shape) == 2:  # a vidnas Linear from a 1x1(x1) conv
+        array = array.reshape(array.shape[0], -1)
+    m.put(f"{dst}.weight", array)
+    if bias:
+        m.put(f"{dst}.bias", m.take(layer.find(f"{TF_ROLES[role]}/{conv}/bias")))
+
+
+def _tf_bn(m: Mapper, layer: _TFLayer, role: str, dst: str, *, temporal: bool = False) -> None:
+    norm = r"(?:_batch_norm_temporal|_conv_temporal/_batch_norm_op)" if temporal else r"(?:_batch_norm|_conv/_batch_norm_op)"
+    for ours, theirs in BN_TF.items():
+        m.put(f"{dst}.{ours}", m.take(layer.find(f"{TF_ROLES[role]}/{norm}/{theirs}")))
+
+
+def _tf_scalar(m: Mapper, layer: _TFLayer, pattern: str, dst: str) -> None:
+    m.put(dst, m.take(layer.find(pattern)).reshape(()))
+
+
+def _movinet_tf(source: Arrays, target: dict[str, Any], where: str) -> Mapper:
+    """MoViNet (base and stream) from a TF object checkpoint: the backbone's layers in order (stem, blocks,
+    head projection), then the classifier head."""
+    m = Mapper(source, target, where)
+    layers: dict[tuple[str, int], dict[str, str]] = {}
+    rest_keys: dict[str, str] = {}
+    for key in source:
+        if not key.endswith(TF_SUFFIX):
+            continue
+        path = key[: -len(TF_SUFFIX)]
+        match = TF_LAYER.match(path)
+        if match:
+            layers.setdefault((match.group("prefix"), int(match.group("index"))), {})[match.group("rest")] = key
+        else:
+            rest_keys[path] = key
+    ordered = [(f"layer {prefix}layer_with_weights-{index}", paths) for (prefix, index), paths in sorted(layers.items(), key=lambda kv: kv[0][1])]
+    if not ordered:
+        raise WeightsError(f"{where}: no MoViNet backbone layers (…/layer_with_weights-N/_stem|_expansion|…) in this checkpoint")
+    backbone = sorted({int(k.split(".")[2]) for k in target if k.startswith("nodes.backbone.")})
+    if len(ordered) != len(backbone):
+        raise WeightsError(f"{where}: the checkpoint has {len(ordered)} backbone layers, the network {len(backbone)} (another MoViNet size?)")
+    for (name, paths), index in zip(ordered, backbone, strict=True):
+        layer = _TFLayer(paths, where, name)
+        prefix = f"nodes.backbone.{index}"
+        if f"{prefix}.conv.weight" in target:  # stem or head projection: one conv + BN
+            role = "stem" if layer.has("stem") else "project"
+            _tf_conv(m, layer, role, f"{prefix}.conv")
+            _tf_bn(m, layer, role, f"{prefix}.norm")
+            continue
+        block = f"{prefix}.0"
+        parts = _body_parts(target, block)
+        _tf_scalar(m, layer, r"_mobile_bottleneck/_rezero/[^/]+", f"{block}.rezero")
+        if "expand" in parts:
+            _tf_conv(m, layer, "expansion", f"{parts['expand']}.conv")
+            _tf_bn(m, layer, "expansion", f"{parts['expand']}.norm")
+        mid = parts["mid"]
+        if f"{mid}.conv.first.weight" in target:  # (2+1)D: spatial conv + BN, then temporal conv + BN
+            _tf_conv(m, layer, "feature", f"{mid}.conv.first")
+            _tf_bn(m, layer, "feature", f"{mid}.conv.mid_norm")
+            _tf_conv(m, layer, "feature", f"{mid}.conv.second", temporal=True)
+            _tf_bn(m, layer, "feature", f"{mid}.norm", temporal=True)
+        else:
+            _tf_conv(m, layer, "feature", f"{mid}.conv")
+            _tf_bn(m, layer, "feature", f"{mid}.norm")
+        if "se" in parts:
+            se = parts["se"]
+            key = layer.find(TF_ROLES["se"] + r"/_se_reduce/_conv(?:/_conv)?/kernel")
+            m.put(f"{se}.reduce.weight", tf_kernel(m.take(key), depthwise=False, temporal=False))
+            m.put(f"{se}.reduce.bias", m.take(layer.find(TF_ROLES["se"] + r"/_se_reduce/_conv(?:/_conv)?/bias")))
+            key = layer.find(TF_ROLES["se"] + r"/_se_expand/_conv(?:/_conv)?/kernel")
+            m.put(f"{se}.expand.weight", tf_kernel(m.take(key), depthwise=False, temporal=False))
+            m.put(f"{se}.expand.bias", m.take(layer.find(TF_ROLES["se"] + r"/_se_expand/_conv(?:/_conv)?/bias")))
+            if f"{se}.pe_scale" in target:
+                _tf_scalar(m, layer, TF_ROLES["se"] + r"/_pos_encoding/[^/]+", f"{se}.pe_scale")
+        _tf_conv(m, layer, "projection", f"{parts['project']}.conv")
+        _tf_bn(m, layer, "projection", f"{parts['project']}.norm")
+        if f"{block}.shortcut.conv.weight" in target:
+            _tf_conv(m, layer, "skip", f"{block}.shortcut.conv")
+            _tf_bn(m, layer, "skip", f"{block}.shortcut.norm")
+    head = _TFLayer(rest_keys, where, "classifier head")
+    for role, dst in (("head", "head.hidden.0"), ("classifier", "head.fc")):
+        key = head.find(rf"(?:.*/)?{TF_ROLES[role]}/_conv(?:/_conv)?/kernel")
+        array = tf_kernel(m.take(key), depthwise=False, temporal=False)
+        m.put(f"{dst}.weight", array.reshape(array.shape[0], -1))
+        m.put(f"{dst}.bias", m.take(head.find(rf"(?:.*/)?{TF_ROLES[role]}/_conv(?:/_conv)?/bias")))
+    return m
+
+
 @dataclass(frozen=True)
 class SourceFormat:
-    """One published checkpoint naming: how to recognise it and how to convert it."""
+    """One published checkpoint naming: how to recognise it, its class count, and how to convert it."""
 
     name: str
     family: str
-    sentinel: str
+    recognise: Callable[[Arrays], bool]
+    classes: Callable[[Arrays], int | None]
     convert: Callable[[Arrays, dict[str, Any], str], Mapper]
-    classifier: str
     description: str
+
+
+def _rows(key: str) -> Callable[[Arrays], int | None]:
+    return lambda source: int(source[key].shape[0]) if key in source else None
+
+
+def _tf_classes(source: Arrays) -> int | None:
+    kernels = [v for k, v in source.items() if re.search(r"(?:^|/)_classifier/_conv(?:/_conv)?/kernel" + re.escape(TF_SUFFIX) + "$", k)]
+    return int(kernels[0].shape[-1]) if len(kernels) == 1 else None
 
 
 FORMATS: dict[str, SourceFormat] = {
     f.name: f
     for f in (
-        SourceFormat("pytorchvideo", "x3d", "blocks.0.conv.conv_t.weight", lambda s, t, w: _x3d(s, t, w, PYTORCHVIDEO_X3D),
-                     "blocks.5.proj.weight", "PyTorchVideo X3D (.pyth from the PyTorchVideo model zoo; create_x3d naming)"),
-        SourceFormat("pyslowfast", "x3d", "s1.pathway0_stem.conv.weight", lambda s, t, w: _x3d(s, t, w, PYSLOWFAST_X3D),
-                     "head.projection.weight", "PySlowFast X3D (.pyth from the SlowFast model zoo)"),
+        SourceFormat("pytorchvideo", "x3d", lambda s: "blocks.0.conv.conv_t.weight" in s, _rows("blocks.5.proj.weight"),
+                     lambda s, t, w: _x3d(s, t, w, PYTORCHVIDEO_X3D), "PyTorchVideo X3D (.pyth from the PyTorchVideo model zoo; create_x3d naming)"),
+        SourceFormat("pyslowfast", "x3d", lambda s: "s1.pathway0_stem.conv.weight" in s, _rows("head.projection.weight"),
+                     lambda s, t, w: _x3d(s, t, w, PYSLOWFAST_X3D), "PySlowFast X3D (.pyth from the SlowFast model zoo)"),
+        SourceFormat("tf-movinet", "movinet", lambda s: any("layer_with_weights-" in k and "/_stem/" in k for k in s), _tf_classes, _movinet_tf,
+                     "TensorFlow MoViNet object checkpoint (tensorflow/models official/projects/movinet; a directory, .index or the published .tar.gz)"),
     )
 }
 
 
 def detect_format(source: Arrays, where: str) -> SourceFormat:
     for fmt in FORMATS.values():
-        if fmt.sentinel in source:
+        if fmt.recognise(source):
             return fmt
     sample = ", ".join(sorted(source)[:5])
     raise WeightsError(f"{where}: not a checkpoint naming vidnas knows ({', '.join(FORMATS)}); its first keys: {sample}")
@@ -236,8 +386,7 @@ def convert(src: str | Path, model: str, out: str | Path, *, fmt: str | None = N
         source_format = detect_format(source, where)
     if source_format.family != entry.family:
         raise WeightsError(f"{where}: a {source_format.description} checkpoint cannot be converted for {model} (a {entry.family} model)")
-    classifier = source.get(source_format.classifier)
-    classes = int(classifier.shape[0]) if classifier is not None else None
+    classes = source_format.classes(source)
     network = create_model(model, num_classes=classes)
     target = {k: v.detach().cpu().numpy() for k, v in network.state_dict().items()}
     mapper = source_format.convert(source, target, where)
