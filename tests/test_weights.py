@@ -400,7 +400,7 @@ def _as_tf_checkpoint(model: torch.nn.Module, stream: bool) -> dict[str, np.ndar
             conv(f"{base}/_attention/_se_{part}/{wrap}", f"{b}.body.2.{part}.weight")
             out[f"{base}/_attention/_se_{part}/{wrap}/bias{V}"] = sd[f"{b}.body.2.{part}.bias"]
         if f"{b}.body.2.pe_scale" in sd:
-            out[f"{base}/_attention/_pos_encoding/_pos_encoding_scale{V}"] = sd[f"{b}.body.2.pe_scale"]
+            out[f"{base}/_attention/_pos_encoding/_rezero/scale{V}"] = sd[f"{b}.body.2.pe_scale"]
         conv(f"{base}/_projection/{wrap}", f"{b}.body.3.conv.weight")
         bn(f"{base}/_projection/_batch_norm", f"{b}.body.3.norm")
         if f"{b}.shortcut.conv.weight" in sd:
@@ -469,3 +469,29 @@ def test_tf_kernel_layouts_follow_tf_convolution_semantics() -> None:
     weight = torch.from_numpy(tf_kernel(spatial, depthwise=True, temporal=False).copy())
     got = torch.nn.functional.conv3d(torch.from_numpy(x).permute(3, 0, 1, 2)[None], weight, groups=3)
     assert weight.shape == (3, 1, 1, 2, 2) and np.allclose(got[0].permute(1, 2, 3, 0).numpy(), expected, atol=1e-5)
+
+
+TF_KEY_TABLES = Path(__file__).parent / "data" / "movinet_tf_keys.json.gz"
+
+
+def _tf_key_tables() -> dict[str, dict[str, list[int]]]:
+    import gzip
+
+    return json.loads(gzip.decompress(TF_KEY_TABLES.read_bytes()))
+
+
+@pytest.mark.parametrize("name", [f"movinet_{v}{k}" for v in ("a0", "a1", "a2", "a3", "a4", "a5") for k in ("", "_stream")])
+def test_tf_movinet_converter_fits_the_trees_tensorflow_writes(name: str) -> None:
+    """The key/shape tables of checkpoints TensorFlow itself wrote (tensorflow/models MovinetClassifier, saved with
+    tf.train.Checkpoint(model=...), by benchmarks/movinet_tf_parity.py --make): every variable is used and every
+    converted tensor has the network's shape. Values are irrelevant here (that script measures the logits)."""
+    from vidnas.weights._convert import FORMATS, check_against
+
+    table = _tf_key_tables()[name]
+    source = {k: np.broadcast_to(np.float32(0), tuple(shape)) for k, shape in table.items() if k != "_CHECKPOINTABLE_OBJECT_GRAPH"}
+    fmt = FORMATS["tf-movinet"]
+    assert fmt.recognise(source) and fmt.classes(source) == 600
+    target = {k: v.numpy() for k, v in vidnas.create_model(name).state_dict().items()}
+    mapper = fmt.convert(source, target, name)
+    check_against(mapper.out, target, name)
+    assert sorted(k for k in source if k not in mapper.used) == ["save_counter" + V]

@@ -270,7 +270,7 @@ def _movinet_tf(source: Arrays, target: dict[str, Any], where: str) -> Mapper:
             m.put(f"{se}.expand.weight", tf_kernel(m.take(key), depthwise=False, temporal=False))
             m.put(f"{se}.expand.bias", m.take(layer.find(TF_ROLES["se"] + r"/_se_expand/_conv(?:/_conv)?/bias")))
             if f"{se}.pe_scale" in target:
-                _tf_scalar(m, layer, TF_ROLES["se"] + r"/_pos_encoding/[^/]+", f"{se}.pe_scale")
+                _tf_scalar(m, layer, TF_ROLES["se"] + r"/_pos_encoding/(?:_rezero/)?[^/]+", f"{se}.pe_scale")
         _tf_conv(m, layer, "projection", f"{parts['project']}.conv")
         _tf_bn(m, layer, "projection", f"{parts['project']}.norm")
         if f"{block}.shortcut.conv.weight" in target:
