@@ -161,3 +161,13 @@ def test_search_ingests_only_genotypes_of_its_space() -> None:
         space.validate({"nodes": "not a list"})
     with pytest.raises((GenotypeError, VidnasError)):
         space.validate({"frames": 8})  # a values dict missing every other choice
+
+
+def test_a_huge_repeat_count_is_refused_not_looped_over() -> None:
+    """Found by the fuzzer (a hypothesis upgrade drew it): a TVN block with 2**31 repeats used to be expanded unit
+    by unit — a hang, since each unit is small enough for the weight guard. Counts that drive loops are bounded."""
+    data = copy.deepcopy(SEEDS["tvn1"])
+    block = next(layer for node in data["nodes"] for layer in node["layers"] if layer.get("op") == "tvn_block")
+    block["repeats"] = 2**31
+    with pytest.raises(GenotypeError, match=r"repeats.*(64|less than or equal)"):
+        parse_genotype(data)

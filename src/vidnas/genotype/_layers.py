@@ -21,6 +21,7 @@ from pydantic import Field
 from vidnas.errors import GenotypeError
 from vidnas.genotype._types import (
     Activation,
+    Count,
     Padding,
     PositiveInt,
     Probability,
@@ -70,7 +71,7 @@ class Conv(Spec):
     mid_rule: Literal["r2plus1d", "half"] = "r2plus1d"
     mid_act: Activation | None = "relu"
     keep_unit_factors: bool = False
-    components: PositiveInt = 4
+    components: Count = 4
     norm: bool = True
     act: Activation | None = None
     bias: bool = False
@@ -482,7 +483,7 @@ class TVNBlock(_FamilyBlock):
     temporal_stride: PositiveInt = 1
     filters: PositiveInt
     expand: Annotated[int, Field(ge=0)] = 0
-    repeats: PositiveInt = 1
+    repeats: Count = 1
     skip: bool = False
     squeeze: Probability = 0.0
     context_gate: bool = False
@@ -594,7 +595,7 @@ class EvaNetModule(_FamilyBlock):
 
     op: Literal["evanet_module"] = "evanet_module"
     width: PositiveInt
-    repeats: PositiveInt = 1
+    repeats: Count = 1
     branches: Annotated[list[EvaNetBranch], Field(min_length=1)]
 
     @property

@@ -23,6 +23,8 @@ A causal op pads time with (k_t-1)*dilation frames in front and none after, what
 """
 
 PositiveInt = Annotated[int, Field(ge=1)]
+MAX_REPEATS = 64  # repeats of a block, components of an iTGM conv: loops over them must stay short
+Count = Annotated[int, Field(ge=1, le=MAX_REPEATS)]
 NonNegativeInt = Annotated[int, Field(ge=0)]
 Probability = Annotated[float, Field(ge=0.0, lt=1.0)]
 

@@ -27,15 +27,16 @@ def pointwise(conv: nn.Conv3d, z: torch.Tensor) -> torch.Tensor:
 
 
 def positional_encoding(positions: torch.Tensor, dim: int) -> torch.Tensor:
-    """Sinusoidal encoding of frame indices, (T,) -> (dim, T): sines of the even indices, then cosines of the odd.
+    """Sinusoidal encoding of frame indices, (..., T) -> (..., dim, T): sines of the even indices, then cosines
+    of the odd (a leading batch axis: one row of positions per stream).
 
     angle(p, i) = p / 10000^(2⌊i/2⌋/dim); the two halves are concatenated, not interleaved (MoViNet).
     """
     index = torch.arange(dim, dtype=positions.dtype, device=positions.device)
     rates = torch.pow(torch.tensor(10000.0, dtype=positions.dtype, device=positions.device), -(2 * torch.div(index, 2, rounding_mode="floor")) / dim)
-    angles = positions.unsqueeze(1) * rates.unsqueeze(0)  # (T, dim)
-    encoding = torch.cat([torch.sin(angles[:, 0::2]), torch.cos(angles[:, 1::2])], dim=1)
-    return encoding.t()
+    angles = positions.unsqueeze(-1) * rates  # (..., T, dim)
+    encoding = torch.cat([torch.sin(angles[..., 0::2]), torch.cos(angles[..., 1::2])], dim=-1)
+    return encoding.transpose(-1, -2)
 
 
 class SqueezeExcite(nn.Module):
@@ -70,8 +71,10 @@ class SqueezeExcite(nn.Module):
             z = torch.cat([z.expand_as(frame_mean), frame_mean], dim=1)
         if self.pe_scale is not None:
             frames = x.shape[2]
-            positions = frame_offset + torch.arange(frames, dtype=x.dtype, device=x.device)
-            encoding = positional_encoding(positions, z.shape[1]).view(1, z.shape[1], frames, 1, 1)
+            positions = torch.arange(frames, dtype=x.dtype, device=x.device)
+            if isinstance(frame_offset, torch.Tensor):  # streaming: each stream's own frame count, (B, 1, 1, 1, 1)
+                positions = frame_offset.reshape(-1, 1) + positions
+            encoding = positional_encoding(positions, z.shape[1]).reshape(-1, z.shape[1], frames, 1, 1)
             z = z.expand(-1, -1, frames, -1, -1) + self.pe_scale * encoding
         return z
 

@@ -54,11 +54,11 @@ class Pool3d(nn.Module):
         pads[0] = (0, 0)
         if self.mode == "max":
             return F.max_pool3d(apply_pads(joined, pads, float("-inf")), self.kernel_size, self.stride)
-        seen = call.read(stream_key(self, "count"), lambda: x.new_zeros(()))
+        seen = call.read(stream_key(self, "count"), lambda: x.new_zeros(x.shape[0], 1, 1, 1, 1))  # per stream
         call.write(stream_key(self, "count"), seen + x.shape[2])
-        positions = torch.arange(joined.shape[2], dtype=x.dtype, device=x.device)
-        valid_time = (positions >= history - torch.clamp(seen, max=history)).to(x.dtype)
-        valid = valid_time.view(1, 1, -1, 1, 1).expand(1, 1, -1, joined.shape[3], joined.shape[4])
+        positions = torch.arange(joined.shape[2], dtype=x.dtype, device=x.device).view(1, 1, -1, 1, 1)
+        valid_time = (positions >= history - torch.clamp(seen, max=history)).to(x.dtype)  # (B, 1, T, 1, 1)
+        valid = valid_time.expand(-1, 1, -1, joined.shape[3], joined.shape[4])
         summed = F.avg_pool3d(apply_pads(joined, pads), self.kernel_size, self.stride)
         fraction = F.avg_pool3d(apply_pads(valid.contiguous(), pads), self.kernel_size, self.stride)
         return summed / fraction

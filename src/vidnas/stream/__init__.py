@@ -2,5 +2,6 @@
 for any causal genotype)."""
 
 from vidnas.stream._context import NotStreamableError, StreamCall, current, streaming
+from vidnas.stream._multi import MultiStream, StreamStats
 
-__all__ = ["NotStreamableError", "StreamCall", "current", "streaming"]
+__all__ = ["MultiStream", "NotStreamableError", "StreamCall", "StreamStats", "current", "streaming"]

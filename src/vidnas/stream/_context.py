@@ -90,14 +90,15 @@ def temporal_buffer(module: torch.nn.Module, x: torch.Tensor, frames: int, fill:
 def running_sum(module: torch.nn.Module, per_frame: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Cumulative sums over all frames so far of a (B, C, T, 1, 1) per-frame tensor.
 
-    Returns (cumulative sums for each new frame, frames seen before each new frame + 1, …): the running sum
-    and frame count are stored as ``<path>.sum`` and ``<path>.count``.
+    Returns (cumulative sums for each new frame, frames seen before each new frame + 1, frames seen before this
+    call): the running sum and frame count are stored as ``<path>.sum`` and ``<path>.count``, both per stream
+    (batch-first), so the streams of one batch may have seen different numbers of frames.
     """
     call = current()
     assert call is not None
     batch, channels = per_frame.shape[:2]
     total = call.read(stream_key(module, "sum"), lambda: per_frame.new_zeros(batch, channels, 1, 1, 1))
-    count = call.read(stream_key(module, "count"), lambda: per_frame.new_zeros(()))
+    count = call.read(stream_key(module, "count"), lambda: per_frame.new_zeros(batch, 1, 1, 1, 1))  # per stream: streams join at any time
     sums = total + per_frame.cumsum(dim=2)
     frames = per_frame.shape[2]
     counts = count + torch.arange(1, frames + 1, dtype=per_frame.dtype, device=per_frame.device).view(1, 1, frames, 1, 1)

@@ -1,0 +1,66 @@
+"""Many streams stepped as one batch: joining and leaving at different times, each stream's logits equal to the
+same stream run alone."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from vidnas import create_model
+from vidnas.stream import MultiStream
+
+
+@pytest.fixture(scope="module")
+def model() -> torch.nn.Module:
+    # A3-stream's blocks carry every kind of per-stream state: causal conv buffers, cumulative SE sums and frame
+    # counts, the positional encoding of the frame index, the head's running mean
+    return create_model("movinet_a3_stream", num_classes=7, seed=0).eval()
+
+
+def _alone(model: torch.nn.Module, clip: torch.Tensor) -> list[torch.Tensor]:
+    state = model.init_state(1, clip.shape[-1])
+    out = []
+    with torch.no_grad():
+        for t in range(clip.shape[1]):
+            logits, state = model.stream_step(clip[None, :, t : t + 1], state)
+            out.append(logits[0])
+    return out
+
+
+def test_streams_joining_and_leaving_match_each_stream_run_alone(model: torch.nn.Module) -> None:
+    generator = torch.Generator().manual_seed(0)
+    clips = {name: torch.rand(3, frames, 32, 32, generator=generator) for name, frames in (("a", 6), ("b", 4), ("c", 5))}
+    starts = {"a": 0, "b": 1, "c": 3}  # b joins one frame after a, c three frames after; each leaves when its clip ends
+    runner = MultiStream(model, size=32)
+    got: dict[str, list[torch.Tensor]] = {name: [] for name in clips}
+    for t in range(8):
+        for name, start in starts.items():
+            if t == start:
+                runner.join(name)
+            if t == start + clips[name].shape[1]:
+                runner.leave(name)
+        frames = {name: clips[name][:, t - starts[name]] for name in runner.ids}
+        if t == 4:  # a step over some of the streams only: the others' state must not move
+            frames.pop("b")
+            starts["b"] += 1
+        for name, logits in runner.step(frames).items():
+            got[name].append(logits)
+    for name, clip in clips.items():
+        expected = _alone(model, clip)
+        assert len(got[name]) == len(expected)
+        for ours, theirs in zip(got[name], expected, strict=True):
+            assert torch.allclose(ours, theirs, atol=1e-5, rtol=1e-4), name
+    assert runner.stats.frames == {"a": 6, "b": 4, "c": 5}
+
+
+def test_runner_errors_name_the_stream(model: torch.nn.Module) -> None:
+    runner = MultiStream(model, size=32)
+    runner.join("cam0")
+    with pytest.raises(ValueError, match="already running"):
+        runner.join("cam0")
+    with pytest.raises(KeyError, match="'cam1' is not running"):
+        runner.step({"cam1": torch.zeros(3, 32, 32)})
+    runner.leave("cam0")
+    assert len(runner) == 0 and runner.step({}) == {}
+    with pytest.raises(Exception, match="causal|not causal|needs the whole clip"):
+        MultiStream(create_model("x3d_xs"), size=32)
