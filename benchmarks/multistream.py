@@ -1,0 +1,81 @@
+"""Benchmark: many camera streams of movinet_a0_stream @172² stepped as one batch (vidnas.stream.MultiStream).
+
+For N streams, each round times ``--steps`` batched steps (one new frame per stream per step) after a warm-up;
+the rounds interleave every N and both forms (eager, deploy), so machine drift hits all alike. Reported: the
+median step time, frames/s per stream (1 / step) and in total (N / step), and the total against one stream's
+frames/s measured in the same run (target: 8 streams >= 3x one stream).
+
+    python benchmarks/multistream.py --threads 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+from rich.console import Console
+from rich.table import Table
+
+MODEL, SIZE = "movinet_a0_stream", 172
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--streams", default="1,2,4,8")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--forms", default="eager,deploy")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+
+    from vidnas import create_model
+    from vidnas.export import deploy_model
+    from vidnas.stream import MultiStream
+
+    counts = [int(n) for n in args.streams.split(",")]
+    forms = args.forms.split(",")
+    eager = create_model(MODEL, seed=0).eval()
+    models = {"eager": eager}
+    if "deploy" in forms:
+        models["deploy"] = deploy_model(create_model(MODEL, seed=0).eval(), torch.randn(1, 3, 1, SIZE, SIZE), threads=args.threads, layout="channels_last")
+    runners = {}
+    for form in forms:
+        for n in counts:
+            runner = MultiStream(models[form], size=SIZE)
+            for i in range(n):
+                runner.join(i)
+            runners[(form, n)] = runner
+    generator = torch.Generator().manual_seed(0)
+    frames = {n: {i: torch.rand(3, SIZE, SIZE, generator=generator) for i in range(n)} for n in counts}
+    times: dict[tuple[str, int], list[float]] = {key: [] for key in runners}
+    with torch.no_grad():
+        for key, runner in runners.items():  # warm-up
+            for _ in range(3):
+                runner.step(frames[key[1]])
+        for _ in range(args.rounds):
+            for key, runner in runners.items():
+                for _ in range(args.steps):
+                    start = time.perf_counter()
+                    runner.step(frames[key[1]])
+                    times[key].append(time.perf_counter() - start)
+    console = Console()
+    table = Table(title=f"{MODEL} @{SIZE}², {args.threads} threads, batched streams (median of {args.rounds} x {args.steps} steps, interleaved)")
+    for column in ("form", "streams", "step ms", "frames/s per stream", "frames/s total", "total vs 1 stream"):
+        table.add_column(column, justify="right")
+    for form in forms:
+        single = None
+        for n in counts:
+            step = statistics.median(times[(form, n)])
+            total = n / step
+            if n == 1:
+                single = total
+            ratio = f"{total / single:.2f}x" if single else "-"
+            table.add_row(form, str(n), f"{step * 1e3:.1f}", f"{1 / step:.1f}", f"{total:.1f}", ratio)
+    console.print(table)
+
+
+if __name__ == "__main__":
+    main()
