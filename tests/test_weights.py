@@ -437,7 +437,7 @@ def test_tf_movinet_checkpoint_converts_to_the_same_network(name: str, tmp_path:
     with tarfile.open(archive, "w") as tar:  # as published, a folder inside a tarball (gzip is tested above, on a small one)
         tar.add(folder, arcname=name)
     result = convert(archive, name, tmp_path / f"{name}.safetensors")
-    assert result.format == "tf-movinet" and result.num_classes == 600 and result.unused == ["save_counter" + V]
+    assert result.format == "tf-movinet" and result.num_classes == 600 and result.unused == []  # save_counter is bookkeeping
     converted = vidnas.create_model(name, weights=result.out).eval()
     for key, value in original.state_dict().items():
         if not key.endswith("num_batches_tracked"):

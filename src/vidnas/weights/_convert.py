@@ -400,7 +400,8 @@ def convert(src: str | Path, model: str, out: str | Path, *, fmt: str | None = N
                      "frame_stride": spec.frame_stride, "fps": spec.fps, "crop": list(spec.size), "channels": "RGB"}
     label_set = entry.labels if classes == entry.label_count else None
     tensors = {k: torch.from_numpy(np.array(v, order="C")) for k, v in converted.items()}  # ascontiguousarray makes scalars 1-d
-    unused = sorted(k for k in source if k not in mapper.used and not k.endswith("num_batches_tracked"))
+    bookkeeping = ("num_batches_tracked", "save_counter" + TF_SUFFIX)  # BN step counts, TF's checkpoint counter
+    unused = sorted(k for k in source if k not in mapper.used and not k.endswith(bookkeeping))
     path = save_weights(tensors, out, model=model, label_set=label_set, preprocessing=preprocessing,
                         source={"file": src.name, "sha256": _sha256(src), "format": source_format.name, "container": container,
                                 "description": source_format.description})
