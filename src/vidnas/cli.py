@@ -176,8 +176,7 @@ def _network(source: str, weights: Optional[str], seed: int = 0):  # noqa: ANN20
     from vidnas.weights import load_weights, read_info
 
     info = read_info(weights)
-    if info.model is not None and info.model != genotype.name:
-        raise _fail(f"--weights {weights}: these weights are for {info.model}, not {genotype.name}")
+    info.require_model(genotype.name)
     if info.num_classes is not None and info.num_classes != genotype.head.num_classes:
         network = build_model(genotype.with_num_classes(info.num_classes), seed=seed)
     report = load_weights(network, weights, new_head=False)
@@ -400,12 +399,6 @@ def train(
     genotype = load(model)
     if freeze_backbone and weights is None:
         raise _fail("--freeze-backbone needs --weights to start from")
-    if weights is not None:
-        from vidnas.weights import read_info
-
-        owner = read_info(weights).model
-        if owner is not None and owner != genotype.name:
-            raise _fail(f"--weights {weights}: these weights are for {owner}, not {genotype.name}")
     checkpoint = Path(out) / "last.json"
     if resume and not checkpoint.is_file():
         raise _fail(f"--resume: {checkpoint} does not exist")

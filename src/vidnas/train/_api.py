@@ -126,6 +126,12 @@ def train_model(
     from vidnas.zoo import REGISTRY, get_genotype
 
     genotype = get_genotype(model_or_genotype) if isinstance(model_or_genotype, str) and model_or_genotype in REGISTRY else as_genotype(model_or_genotype)
+    info = None
+    if weights is not None:  # refuse weights of another model before any data is decoded
+        from vidnas.weights import read_info
+
+        info = read_info(weights)
+        info.require_model(genotype.name)
     train_source, val_source = resolve_data(data, val, classes=classes)
     classes_list = list(train_source.classes)
     genotype = genotype.with_num_classes(len(classes_list)).with_input(frames=recipe.frames, size=recipe.size)
@@ -134,10 +140,10 @@ def train_model(
     model = build_model(genotype, seed=recipe.seed if model_seed is None else model_seed)
     normalization = None
     if weights is not None:
-        from vidnas.weights import load_weights, read_info
+        from vidnas.weights import load_weights
 
         report = load_weights(model, weights, freeze_backbone=freeze_backbone)
-        pre = read_info(weights).preprocessing
+        pre = info.preprocessing
         if "mean" in pre and "std" in pre:
             normalization = (list(pre["mean"]), list(pre["std"]))
         if log is not None:

@@ -50,6 +50,11 @@ class WeightsInfo:
     preprocessing: dict[str, Any] = field(default_factory=dict)
     source: dict[str, Any] = field(default_factory=dict)
 
+    def require_model(self, name: str) -> None:
+        """Refuse these weights for a network other than the one the sidecar names."""
+        if self.model is not None and self.model != name:
+            raise WeightsError(f"{self.path}: these weights are for {self.model}, not {name}")
+
     def names(self) -> list[str] | None:
         """Class names in index order: the sidecar's own list, else its shipped label set."""
         if self.class_names:

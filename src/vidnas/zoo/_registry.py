@@ -289,10 +289,7 @@ def create_model(
         from vidnas.weights import read_info
 
         info = read_info(weights)
-        if info.model is not None and info.model != name:
-            from vidnas.weights import WeightsError
-
-            raise WeightsError(f"{weights}: these weights are for {info.model}, not {name}")
+        info.require_model(name)
         if num_classes is None:
             num_classes = info.num_classes
     elif freeze_backbone:
