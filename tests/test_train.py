@@ -307,3 +307,21 @@ def test_no_module_unpickles_or_extracts_archives() -> None:
     assert offenders == []
     loads = [p.name for p in source.rglob("*.py") if "torch.load(" in p.read_text(encoding="utf-8")]
     assert loads == ["_sources.py"], loads  # published .pyth checkpoints are read in one place
+
+
+def test_validation_in_the_inference_form_equals_the_training_network(data: dict[str, Path]) -> None:
+    from vidnas.train._loop import evaluate, inference_form
+
+    trainer, _ = _train(data, None, RECIPE.model_copy(update={"epochs": 1, "ema_decay": 0.9}))
+    model = trainer.model.eval()
+    for bn in (m for m in model.modules() if isinstance(m, torch.nn.BatchNorm3d)):  # statistics far from the identity
+        bn.running_mean.uniform_(-1, 1)
+        bn.running_var.uniform_(0.5, 2)
+    network, channels_last = inference_form(model, torch.device("cpu"))
+    assert network is not model and channels_last and not any(isinstance(m, torch.nn.BatchNorm3d) for m in network.modules())
+    assert inference_form(trainer.ema, torch.device("cpu"))[0] is not trainer.ema  # the EMA copy is folded too
+    fast = evaluate(model, trainer.val_data)
+    plain = evaluate(model, trainer.val_data, fast=False, batch_size=3)
+    assert fast["top1"] == plain["top1"] and fast["confusion"] == plain["confusion"]
+    assert fast["loss"] == pytest.approx(plain["loss"], rel=1e-5) and fast["p_true"] == pytest.approx(plain["p_true"], rel=1e-5)
+    assert any(isinstance(m, torch.nn.BatchNorm3d) for m in model.modules())  # the trained network is left as it was

@@ -207,6 +207,7 @@ def profile(
     runs: int = typer.Option(10, "--runs", min=1, help="Timed runs."),
     warmup: int = typer.Option(3, "--warmup", min=0, help="Untimed warm-up runs."),
     weights: Optional[str] = typer.Option(None, "--weights", help="A vidnas weights file to check against the network (loaded, every tensor checked)."),
+    runtime: str = typer.Option("auto", "--runtime", help="With --latency on the CPU: also time the inference runtimes (auto: all, fastest marked; or one of eager, deploy, onnxruntime, torchscript; 'off': none)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Parameters, MACs and FLOPs (and, if asked, latency and peak memory) of a genotype."""
@@ -240,6 +241,14 @@ def profile(
         runs=runs,
     )
     data = result.to_dict()
+    selection = None
+    if latency and runtime != "off" and device == "cpu" and dtype == "float32":
+        from vidnas import build_model
+        from vidnas.runtime import select_runtime
+
+        network = build_model(genotype).eval()
+        selection = select_runtime(network, mode="clip", runtime=runtime, threads=threads, batch=batch, size=size, frames=frames, repeats=runs)
+        data["runtimes"] = selection.as_dict()
     if as_json:
         sys.stdout.write(json.dumps(data) + "\n")
         return
@@ -258,6 +267,8 @@ def profile(
             f"{lat.median_ms:.2f} ms median (p10 {lat.p10_ms:.2f}, p90 {lat.p90_ms:.2f}; {lat.runs} runs, "
             f"{lat.threads} threads, {lat.memory_format}, {lat.device})",
         )
+    if selection is not None:
+        table.add_row("runtimes", selection.summary().removeprefix("runtime: ") + " (fastest first)")
     if result.peak_memory is not None:
         table.add_row("peak memory (forward)", f"{result.peak_memory.forward_bytes / 2**20:.1f} MiB ({result.peak_memory.method})")
     console.print(table)
@@ -286,21 +297,32 @@ def stream(
     threads: Optional[int] = typer.Option(None, "--threads", min=1),
     seed: int = typer.Option(0, "--seed", help="Weight seed when no --weights are given (random weights: meaningless classes)."),
     weights: Optional[str] = typer.Option(None, "--weights", help="A vidnas weights file (`vidnas weights convert`): trained weights, class names printed."),
+    runtime: str = typer.Option("auto", "--runtime", help="auto (the fastest streaming step, measured), eager, deploy, onnxruntime or torchscript."),
+    benchmark: bool = typer.Option(False, "--benchmark", help="Decode first, then time the network steps alone; the last line is step_ms=<median>."),
     as_json: bool = typer.Option(False, "--json", help="One JSON line per output."),
 ) -> None:
     """Run a streaming model over a video frame by frame: rolling top-k with timestamps and achieved fps.
     With several videos, all streams advance together as one batch (each keeps its own state); a video that
-    ends leaves the batch, and the last line reports frames/s per stream and in total."""
+    ends leaves the batch, and the last line reports frames/s per stream and in total. The network runs on the
+    fastest runtime for its streaming step (measured at start, each checked against PyTorch; --runtime forces one)."""
     import torch
 
     from vidnas.measure import torch_threads
+    from vidnas.runtime import select_runtime
     from vidnas.stream import MultiStream
     from vidnas.stream._video import stream_video, stream_videos
 
     genotype = load(model)
     network, info = _network(model, weights, seed)
     network = network.eval()
-    network.init_state(1, size or genotype.input.size[0])  # refuses a non-causal network before decoding
+    frame_size = size or genotype.input.size[0]
+    network.init_state(1, frame_size)  # refuses a non-causal network before decoding
+    missing = [v for v in videos if not Path(v).is_file()]
+    if missing:
+        raise _fail(f"{missing[0]}: no such video file")
+    selection = select_runtime(network, mode="stream", runtime=runtime, threads=threads, batch=len(videos), size=frame_size)
+    errors.print(selection.summary(), highlight=False)
+    network = selection.runtime
     mean, std = _normalization(model)
     if info is not None and "mean" in info.preprocessing:
         mean, std = list(info.preprocessing["mean"]), list(info.preprocessing["std"])
@@ -314,8 +336,11 @@ def stream(
     def ranked_json(top: list[tuple[int, float]]) -> list[dict]:
         return [{"class": c, "probability": round(p, 6)} | ({"name": label(c)} if names else {}) for c, p in top]
 
+    if benchmark:
+        _stream_benchmark(network, videos, fps=fps, size=frame_size, mean=mean, std=std, max_frames=max_frames, threads=threads, as_json=as_json)
+        return
     if len(videos) > 1:
-        runner = MultiStream(network, size=size or genotype.input.size[0])
+        runner = MultiStream(network, size=frame_size)
         with torch_threads(threads), torch.no_grad():
             for outputs in stream_videos(network, videos, fps=fps, size=size, mean=mean, std=std, top_k=top_k, max_frames=max_frames, runner=runner):
                 for out in outputs:
@@ -342,6 +367,51 @@ def stream(
             else:
                 ranked = "  ".join(f"{label(c)}:{p:.3f}" for c, p in output.top)
                 console.print(f"{output.time:8.2f}s  frame {output.frame:5d}  {output.fps:6.1f} fps  {ranked}", highlight=False)
+
+
+def _stream_benchmark(network, videos: list[str], *, fps, size: int, mean, std, max_frames, threads, as_json: bool) -> None:  # noqa: ANN001
+    """Decode every video's model frames first, then step the network over them (all videos as one batch),
+    timing each step alone."""
+    import statistics
+    import time
+
+    import torch
+
+    from vidnas.measure import torch_threads
+    from vidnas.stream import MultiStream
+    from vidnas.stream._video import model_frames
+
+    decoded = []
+    for video in videos:
+        frames = []
+        for _, frame in model_frames(video, network.genotype, fps=fps, size=size, mean=mean, std=std):
+            frames.append(frame)
+            if max_frames is not None and len(frames) >= max_frames:
+                break
+        decoded.append(frames)
+    steps = min(len(f) for f in decoded)
+    runner = MultiStream(network, size=size)
+    for i in range(len(videos)):
+        runner.join(i)
+    times = []
+    with torch_threads(threads), torch.no_grad():
+        for t in range(steps):
+            batch = {i: decoded[i][t] for i in range(len(videos))}
+            start = time.perf_counter()
+            runner.step(batch)
+            times.append((time.perf_counter() - start) * 1000)
+    timed = times[min(2, len(times) - 1):]  # the first steps warm caches and the allocator
+    median = statistics.median(timed)
+    summary = {"runtime": network.name if hasattr(network, "name") else "eager", "streams": len(videos), "steps": len(timed), "step_ms": round(median, 3),
+               "p10_ms": round(statistics.quantiles(timed, n=10)[0], 3) if len(timed) >= 2 else round(median, 3),
+               "p90_ms": round(statistics.quantiles(timed, n=10)[-1], 3) if len(timed) >= 2 else round(median, 3),
+               "frames_per_s": round(1000 * len(videos) / median, 1)}
+    if as_json:
+        sys.stdout.write(json.dumps({"benchmark": summary}) + "\n")
+    else:
+        console.print(f"{summary['runtime']}: {summary['streams']} stream(s) x {summary['steps']} timed steps (decoding excluded): median {median:.2f} ms "
+                      f"(p10 {summary['p10_ms']:.2f}, p90 {summary['p90_ms']:.2f}), {summary['frames_per_s']:.1f} frames/s", highlight=False)
+    sys.stdout.write(f"step_ms={median:.3f}\n")
 
 
 @app.command()
@@ -416,6 +486,7 @@ def eval_command(
     classes: Optional[str] = typer.Option(None, "--classes", help="Class-list file for list sources."),
     views: str = typer.Option("1x1", "--views", help="CLIPSxCROPS test views, e.g. 10x3."),
     device: str = typer.Option("cpu", "--device"),
+    runtime: str = typer.Option("auto", "--runtime", help="Inference runtime: auto (the fastest, measured on the first batch), eager, deploy, onnxruntime or torchscript."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Evaluate a checkpoint: top-1/top-5 (or mAP), per-class accuracy, averaged over clips x crops."""
@@ -434,14 +505,19 @@ def eval_command(
 
         if data is None:
             raise _fail(f"{checkpoint}: a weights file is evaluated on your labelled clips: pass --data")
-        result = evaluate_weights(checkpoint, data=data, classes=classes, views=(clips, crops), device=device)
+        result = evaluate_weights(checkpoint, data=data, classes=classes, views=(clips, crops), device=device, runtime=runtime)
     else:
-        result = evaluate_checkpoint(checkpoint, data=data, classes=classes, views=(clips, crops), device=device)
+        result = evaluate_checkpoint(checkpoint, data=data, classes=classes, views=(clips, crops), device=device, runtime=runtime)
     summary = {k: v for k, v in result.items() if k in ("top1", "top5", "map", "loss", "num_clips")}
     if as_json:
-        sys.stdout.write(json.dumps(summary | {"per_class": result.get("per_class")}) + "\n")
+        sys.stdout.write(json.dumps(summary | {"per_class": result.get("per_class"), "runtime": result.get("runtime")}) + "\n")
     else:
+        if "runtime" in result:
+            from vidnas.runtime import describe
+
+            errors.print(describe(result["runtime"]), highlight=False)
         console.print(" ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in summary.items()), highlight=False)
+
 
 
 zoo_app = typer.Typer(help="The model zoo: published architectures by name.", no_args_is_help=True)
@@ -827,10 +903,9 @@ def latency_calibrate(
     """Measure sampled architectures and their ops on this device, fit the predictor, print its accuracy on
     held-out architectures (Spearman, MAPE) and how much faster than measuring it is."""
     from vidnas.measure import calibrate
-    from vidnas.spaces import make_space
-
-    bar, advance = None, None
     from rich.progress import Progress
+
+    from vidnas.spaces import make_space
 
     with Progress(console=errors, transient=True) as progress:
         tasks: dict[str, Any] = {}

@@ -85,13 +85,15 @@ def export_model(
     stream_frames: int = 1,
     opset: int = 17,
     fold_batchnorm: bool = True,
+    dynamic_batch: bool = False,
 ) -> ExportResult:
     """Write ``model`` (a VidNet) as ONNX or TorchScript.
 
     Whole-clip graphs read ``frames`` × ``size`` clips (default: the genotype's input). ``stream``: a single
     step on ``stream_frames`` new frames whose state tensors are inputs ``state.<name>`` and outputs
     ``next_state.<name>`` (``pack_4d``: 5-D buffers travel as B×(C·T)×H×W). BN is folded into the convs
-    first (``fold_batchnorm``); the exported graph computes what ``model.eval()`` does.
+    first (``fold_batchnorm``); the exported graph computes what ``model.eval()`` does. ``dynamic_batch``
+    (ONNX): the batch dimension of every input and output is free instead of ``batch_size``.
     """
     if format not in FORMATS:
         raise ExportError(f"format must be one of {FORMATS}, got {format!r}")
@@ -128,6 +130,7 @@ def export_model(
             torch.onnx.export(
                 graph, tuple(example), str(path), input_names=input_names, output_names=output_names,
                 opset_version=opset, dynamo=False, do_constant_folding=True,
+                dynamic_axes={name: {0: "batch"} for name in input_names + output_names} if dynamic_batch else None,
             )
         else:
             traced = torch.jit.trace(graph, tuple(example), check_trace=False)

@@ -145,7 +145,7 @@ def _objectives(metrics: dict[str, Any]) -> dict[str, float]:
     return {k: float(v) for k, v in metrics.items() if k in ("accuracy", "latency_ms", "peak_memory_mb", "macs", "params") and isinstance(v, (int, float))}
 
 
-KEEP_METRICS = ("accuracy", "top1", "top5", "map", "p_true", "val_clips", "val_loss", "train_loss", "train_seconds", "steps", "planned_steps", "train_fraction",
+KEEP_METRICS = ("accuracy", "top1", "top5", "map", "p_true", "val_clips", "val_loss", "train_loss", "train_seconds", "val_seconds", "steps", "planned_steps", "train_fraction", "work_fraction",
                 "params", "macs", "latency_ms", "peak_memory_mb", "connection_weights", "wall_seconds", "loss_curve")
 TIE_BREAK = 1e-4
 """Fitness = accuracy + TIE_BREAK × mean true-class probability: validation accuracy ranks, the continuous

@@ -169,8 +169,10 @@ def load_checkpoint(path: str | Path, *, tag: str | None = None):  # noqa: ANN20
     return model.eval(), sidecar
 
 
-def evaluate_checkpoint(path: str | Path, *, data: str | Path | None = None, classes: str | Path | None = None, views: tuple[int, int] = (1, 1), device: str = "cpu") -> dict[str, Any]:
-    """Evaluate a checkpoint on ``data`` (default: the built-in validation split) with clips × crops views."""
+def evaluate_checkpoint(path: str | Path, *, data: str | Path | None = None, classes: str | Path | None = None, views: tuple[int, int] = (1, 1), device: str = "cpu",
+                        runtime: str | None = None) -> dict[str, Any]:
+    """Evaluate a checkpoint on ``data`` (default: the built-in validation split) with clips × crops views
+    (``runtime``: see ``evaluate``)."""
     model, sidecar = load_checkpoint(path)
     recipe = Recipe.model_validate(sidecar["recipe"]).model_copy(update={"eval_views": views})
     if data is None:
@@ -179,11 +181,11 @@ def evaluate_checkpoint(path: str | Path, *, data: str | Path | None = None, cla
         source, _ = resolve_data(data, classes=classes)
     norm = sidecar.get("normalization")
     dataset = clip_dataset(source, recipe, model.genotype, train=False, normalization=(norm["mean"], norm["std"]) if norm else None)
-    return evaluate(model.to(device), dataset, batch_size=recipe.batch_size, device=device)
+    return evaluate(model.to(device), dataset, batch_size=recipe.batch_size, device=device, runtime=runtime)
 
 
 def evaluate_weights(path: str | Path, *, data: str | Path, classes: str | Path | None = None, views: tuple[int, int] = (1, 1),
-                     device: str = "cpu", batch_size: int = 8) -> dict[str, Any]:
+                     device: str = "cpu", batch_size: int = 8, runtime: str | None = None) -> dict[str, Any]:
     """Evaluate a zoo model with a vidnas weights file (``vidnas weights convert``) on labelled ``data``.
 
     The data's classes are matched to the weights' label set by name (a few Kinetics classes of your own are
@@ -209,8 +211,7 @@ def evaluate_weights(path: str | Path, *, data: str | Path, classes: str | Path 
     dataset = clip_dataset(source, recipe, model.genotype, train=False, normalization=normalization)
     if mapping is not None:
         dataset = _RelabelledClips(dataset, mapping, names)
-    result = evaluate(model.to(device), dataset, batch_size=recipe.batch_size, device=device)
-    return result
+    return evaluate(model.to(device), dataset, batch_size=recipe.batch_size, device=device, runtime=runtime)
 
 
 class _RelabelledClips:
@@ -253,7 +254,8 @@ def evaluate_candidate(
     folder of this architecture trained for fewer steps, continued to ``steps`` (successive halving's next rung).
 
     Returns status, top1 (or map), p_true (mean probability of the true class), val_loss, loss_curve,
-    train_seconds, steps, planned_steps, train_fraction (training ÷ wall seconds), params, macs, latency_ms
+    train_seconds, val_seconds, steps, planned_steps, train_fraction (training ÷ wall seconds), work_fraction
+    ((training + validation) ÷ wall seconds), params, macs, latency_ms
     (batch 1 on ``device`` with ``threads``), peak_memory_mb when asked and, for graphs with weighted edges,
     the learned sigmoid connection weights. ``checkpoint``: a folder that gets the trained weights
     (``final.safetensors`` + JSON sidecar).
@@ -277,6 +279,9 @@ def evaluate_candidate(
                                        extend_to=steps if resume is not None else None)
         trained_before = float(trainer.resumed_train_seconds)
         model = trainer.model.eval()
+        broken = next((name for name, value in model.state_dict().items() if value.is_floating_point() and not torch.isfinite(value).all()), None)
+        if broken is not None:  # a finite loss can hide it (an infinite BatchNorm variance)
+            raise Divergence(f"{broken} is not finite after training")
         evaluation = trainer.last_eval or {}
         inputs = model.example_input(1)
         result.update(
@@ -289,6 +294,7 @@ def evaluate_candidate(
             train_loss=metrics.get("train_loss"),
             loss_curve=trainer.loss_curve,
             train_seconds=round(trainer.train_seconds - trained_before, 3),
+            val_seconds=round(trainer.val_seconds, 3),
             steps=trainer.step,
             planned_steps=trainer.planned_steps,
             params=count_parameters(model).total,
@@ -318,6 +324,7 @@ def evaluate_candidate(
     result["wall_seconds"] = round(time.perf_counter() - started, 3)
     if result.get("train_seconds"):
         result["train_fraction"] = round(result["train_seconds"] / max(result["wall_seconds"], 1e-9), 3)
+        result["work_fraction"] = round((result["train_seconds"] + result.get("val_seconds", 0.0)) / max(result["wall_seconds"], 1e-9), 3)
     return result
 
 

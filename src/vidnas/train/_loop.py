@@ -22,7 +22,26 @@ from vidnas.train._metrics import classification_report, mean_average_precision,
 from vidnas.train._recipe import Recipe
 
 
-EVAL_BATCH = 64  # validation batch (no gradients: larger batches are faster)
+EVAL_BATCH = {"cpu": 16, "cuda": 64}
+"""Validation batch per device type. BatchNorm is frozen in evaluation, so only speed changes: on a GPU larger
+batches are faster, on a CPU smaller ones are (activations stay in cache; batch 64 cost 2.3x batch 16 per clip
+over six TVN samples, 2 threads)."""
+
+
+def inference_form(model: nn.Module, device: torch.device) -> tuple[nn.Module, bool]:
+    """(network, channels_last): an inference copy of a vidnas network for validation (BatchNorm folded into the
+    convolutions, iTGM kernels materialised; channels-last on CPU) — the same function, 1.2x faster on CPU over
+    six TVN samples. Other modules are evaluated as they are."""
+    from vidnas.build._model import VidNet
+
+    if isinstance(model, torch.optim.swa_utils.AveragedModel):  # the EMA weights
+        model = model.module
+    if not isinstance(model, VidNet):
+        return model, False
+    from vidnas.export import deploy_model
+
+    layout = "channels_last" if device.type == "cpu" else "contiguous"
+    return deploy_model(model, layout=layout), layout == "channels_last"
 PROBE_STEPS = 4  # steps timed before a time cap (recipe.max_seconds) sets the number of steps
 
 
@@ -112,18 +131,32 @@ def model_inputs(model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tens
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, dataset: Dataset, *, batch_size: int = 8, device: str | torch.device = "cpu", num_workers: int = 0) -> dict[str, Any]:
+def evaluate(model: nn.Module, dataset: Dataset, *, batch_size: int | None = None, device: str | torch.device = "cpu", num_workers: int = 0,
+             fast: bool = True, runtime: str | None = None) -> dict[str, Any]:
     """Logits averaged over each video's views (clips × crops), then top-1/top-5, per-class accuracy and the
-    confusion matrix — or mAP for multi-label data. Also the mean loss."""
+    confusion matrix — or mAP for multi-label data. Also the mean loss. ``batch_size`` defaults to the device's
+    ``EVAL_BATCH``; ``fast`` evaluates vidnas networks in their ``inference_form`` (logits equal to 1e-6).
+    ``runtime``: run the network on this inference runtime (``vidnas.runtime``; ``"auto"``: the fastest on the
+    first batch's shape, measured), reported under ``"runtime"``."""
     device = torch.device(device)
+    batch_size = batch_size or EVAL_BATCH.get(device.type, 16)
     was_training = model.training
     model.eval()
+    network, channels_last = inference_form(model, device) if fast and runtime is None else (model, False)
+    selection = None
     sums: dict[int, torch.Tensor] = {}
     counts: dict[int, int] = {}
     labels: dict[int, Any] = {}
     for batch in DataLoader(dataset, batch_size=batch_size, num_workers=num_workers):
-        batch = _to(batch, device, False)
-        logits = model(model_inputs(model, batch)).float().cpu()
+        batch = _to(batch, device, channels_last)
+        inputs = model_inputs(model, batch)
+        if runtime is not None and selection is None:
+            from vidnas.runtime import select_runtime
+
+            first = inputs if isinstance(inputs, torch.Tensor) else next(iter(inputs.values()))
+            selection = select_runtime(model, mode="clip", runtime=runtime, batch=first.shape[0], frames=first.shape[2], size=tuple(first.shape[3:]))
+            network = selection.runtime
+        logits = network(inputs).float().cpu()
         for row, index in enumerate(batch["index"].tolist()):
             sums[index] = sums.get(index, 0) + logits[row]
             counts[index] = counts.get(index, 0) + 1
@@ -140,6 +173,8 @@ def evaluate(model: nn.Module, dataset: Dataset, *, batch_size: int = 8, device:
     report = classification_report(logits, target, classes)
     report["loss"] = float(F.cross_entropy(logits, target))
     report["p_true"] = float(torch.softmax(logits, dim=1).gather(1, target[:, None]).mean())
+    if selection is not None:
+        report["runtime"] = selection.as_dict()
     return report
 
 
@@ -163,8 +198,9 @@ class EvaluationHook(Hook):
         last = trainer.epoch + 1 == trainer.recipe.epochs or trainer.budget_spent()
         if trainer.val_data is not None and ((trainer.epoch + 1) % trainer.recipe.eval_every == 0 or last):
             model = trainer.ema if trainer.ema is not None else trainer.model
-            batch = max(trainer.recipe.batch_size, EVAL_BATCH)  # BatchNorm is frozen in evaluation: only speed changes
-            trainer.last_eval = evaluate(model, trainer.val_data, batch_size=batch, device=trainer.device, num_workers=trainer.recipe.num_workers)
+            start = time.perf_counter()
+            trainer.last_eval = evaluate(model, trainer.val_data, device=trainer.device, num_workers=trainer.recipe.num_workers)
+            trainer.val_seconds += time.perf_counter() - start
 
 
 class CheckpointHook(Hook):
@@ -300,6 +336,7 @@ class Trainer:
         self.started = time.perf_counter()
         self.train_seconds = 0.0
         self.resumed_train_seconds = 0.0  # training seconds a resumed run had before this process
+        self.val_seconds = 0.0  # validation seconds in this process
 
     # ------------------------------------------------------------------------------------------ state
     def budget_spent(self) -> bool:

@@ -1,0 +1,393 @@
+"""Runtimes share the network's inference surface — ``runtime(x)`` for whole clips, ``init_state`` and
+``stream_step`` for frame-by-frame streaming — so the stream runners and the evaluator take any of them.
+
+* ``eager``: the PyTorch network in eval mode (the reference every other runtime is checked against);
+* ``deploy``: ``export.deploy_model`` (BN folded, iTGM kernels materialised, channels-last convolutions);
+* ``onnxruntime``: the exported graph (BN folded, batch dimension free) in an onnxruntime CPU session with every
+  graph optimisation on and ``threads`` intra-op threads. Its streaming step binds inputs and outputs to
+  preallocated buffers (onnxruntime I/O binding): frames and state are read where they lie, the next state is
+  written straight into one of three buffer sets kept per batch size (never the set just passed in nor the one
+  returned last), so a step allocates and copies no state;
+* ``torchscript``: the deploy form traced (one trace per batch size), frozen and optimised for inference.
+
+``select_runtime`` builds the available ones, checks each against eager (``TOLERANCE``), times them interleaved
+on the real input shape and returns the fastest with every timing and error, so a caller can say what it chose
+and why.
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from vidnas.errors import VidnasError
+from vidnas.measure import torch_threads
+
+RUNTIMES = ("eager", "deploy", "onnxruntime", "torchscript")
+TOLERANCE = 1e-4
+"""Largest accepted max |Δlogit| / max |logit| of a runtime against the eager network (fp32: BN folding and
+graph fusions change rounding only, ~1e-6)."""
+
+_NUMPY = {torch.float32: np.float32, torch.float64: np.float64, torch.int64: np.int64, torch.int32: np.int32, torch.float16: np.float16}
+
+
+class RuntimeUnavailable(VidnasError):
+    """A runtime cannot run this model (not installed, export failed, outputs differ)."""
+
+
+def _streams(model: nn.Module) -> list[str]:
+    return list(getattr(model, "stream_names", ["rgb"]))
+
+
+class Runtime:
+    """The inference surface of a network on one runtime."""
+
+    name = "runtime"
+
+    def __init__(self, model: nn.Module, threads: int | None = None) -> None:
+        self.model = model.eval()
+        self.genotype = model.genotype
+        self.stream_names = _streams(model)
+        self.num_classes = getattr(model, "num_classes", None)
+        self.threads = threads
+
+    def __call__(self, x: torch.Tensor | dict[str, torch.Tensor]) -> torch.Tensor:
+        raise NotImplementedError
+
+    def eval(self) -> "Runtime":  # the runners treat a runtime like a network in eval mode
+        return self
+
+    def parameters(self) -> Any:
+        """The eager network's parameters (their device and dtype are the runtime's inputs')."""
+        return self.model.parameters()
+
+    def init_state(self, batch_size: int = 1, size: int | tuple[int, int] | None = None, **kwargs: Any) -> dict[str, torch.Tensor]:
+        """The state of new streams (the eager network's, which every runtime shares)."""
+        return self.model.init_state(batch_size, size, **kwargs)
+
+    def stream_step(self, frames: torch.Tensor | dict[str, torch.Tensor], state: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.genotype.name!r})"
+
+
+class EagerRuntime(Runtime):
+    name = "eager"
+
+    @torch.no_grad()
+    def __call__(self, x: Any) -> torch.Tensor:
+        with torch_threads(self.threads):
+            return self.model(x)
+
+    @torch.no_grad()
+    def stream_step(self, frames: Any, state: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        with torch_threads(self.threads):
+            return self.model.stream_step(frames, state)
+
+
+class DeployRuntime(EagerRuntime):
+    name = "deploy"
+
+    def __init__(self, model: nn.Module, threads: int | None = None) -> None:
+        from vidnas.export import deploy_model
+
+        super().__init__(model, threads)
+        self.reference = self.model
+        self.model = deploy_model(self.model, layout="channels_last")
+
+    def _layout(self, x: Any) -> Any:
+        if isinstance(x, dict):
+            return {k: v.contiguous(memory_format=torch.channels_last_3d) for k, v in x.items()}
+        return x.contiguous(memory_format=torch.channels_last_3d)
+
+    def __call__(self, x: Any) -> torch.Tensor:
+        return super().__call__(self._layout(x))
+
+    def init_state(self, batch_size: int = 1, size: int | tuple[int, int] | None = None, **kwargs: Any) -> dict[str, torch.Tensor]:
+        return self.reference.init_state(batch_size, size, **kwargs)
+
+
+def _ort_session(path: Path, threads: int | None) -> Any:
+    from vidnas._imports import optional_import
+
+    ort = optional_import("onnxruntime", "the onnxruntime runtime")
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.intra_op_num_threads = threads or torch.get_num_threads()
+    options.inter_op_num_threads = 1
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+class OnnxRuntime(Runtime):
+    name = "onnxruntime"
+
+    def __init__(self, model: nn.Module, threads: int | None = None, *, stream: bool = False, size: int | tuple[int, int] | None = None,
+                 frames: int | None = None, folder: str | Path | None = None) -> None:
+        from vidnas.export import export_model
+
+        super().__init__(model, threads)
+        if next(model.parameters()).device.type != "cpu":
+            raise RuntimeUnavailable("onnxruntime runs here on the CPU; the model is on another device")
+        self._folder = tempfile.TemporaryDirectory(prefix="vidnas-ort-") if folder is None else None
+        root = Path(folder) if folder is not None else Path(self._folder.name)
+        path = root / ("step.onnx" if stream else "clip.onnx")
+        try:
+            with warnings.catch_warnings():  # the exporter's notes on constant folding are not the user's business
+                warnings.simplefilter("ignore")
+                self.export = export_model(model, path, stream=stream, size=size, frames=frames, dynamic_batch=True)
+        except Exception as error:  # noqa: BLE001 - the exporter raises many types; the runtime is then unavailable
+            raise RuntimeUnavailable(f"ONNX export failed: {type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}") from None
+        self.session = _ort_session(path, threads)
+        self.state_names = [n[len("state."):] for n in self.export.input_names if n.startswith("state.")]
+        self._buffers: dict[tuple, list[list[torch.Tensor]]] = {}
+        self._last: dict[tuple, int] = {}
+
+    def _inputs(self, x: Any) -> list[torch.Tensor]:
+        if isinstance(x, dict):
+            return [x[name] for name in self.stream_names]
+        return [x]
+
+    def __call__(self, x: Any) -> torch.Tensor:
+        frames = self._inputs(x)
+        feeds = {name: t.detach().contiguous().numpy() for name, t in zip(self.stream_names, frames)}
+        return torch.from_numpy(self.session.run(["logits"], feeds)[0])
+
+    def _output_set(self, key: tuple, shapes: list[tuple[torch.Size, torch.dtype]], taken: set[int]) -> list[torch.Tensor]:
+        sets = self._buffers.get(key)
+        if sets is None:
+            sets = self._buffers[key] = [[torch.empty(shape, dtype=dtype) for shape, dtype in shapes] for _ in range(3)]
+        last = self._last.get(key)
+        for index, candidate in enumerate(sets):
+            if index != last and candidate[0].data_ptr() not in taken and all(t.data_ptr() not in taken for t in candidate[1:]):
+                self._last[key] = index
+                return candidate
+        raise AssertionError("three buffer sets always leave one free")  # pragma: no cover
+
+    def stream_step(self, frames: Any, state: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """One step per new frame (the graph takes one); returns views of preallocated buffers that stay valid until
+        the step after next — keep a copy (``clone``) of a state you want to hold longer."""
+        inputs = self._inputs(frames)
+        steps = inputs[0].shape[2]
+        logits = None
+        for t in range(steps):
+            logits, state = self._one_step([x[:, :, t : t + 1] for x in inputs], state)
+        return logits.clone(), state
+
+    def _one_step(self, frames: list[torch.Tensor], state: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        batch = frames[0].shape[0]
+        feeds = [f.contiguous() for f in frames] + [state[name].contiguous() for name in self.state_names]
+        shapes = [((batch, self.num_classes), torch.float32)] + [(state[name].shape, state[name].dtype) for name in self.state_names]
+        key = tuple((tuple(s), d) for s, d in shapes)
+        outputs = self._output_set(key, shapes, {t.data_ptr() for t in feeds})
+        binding = self.session.io_binding()
+        for name, tensor in zip(self.export.input_names, feeds):
+            binding.bind_input(name, "cpu", 0, _NUMPY[tensor.dtype], list(tensor.shape), tensor.data_ptr())
+        for name, tensor in zip(self.export.output_names, outputs):
+            binding.bind_output(name, "cpu", 0, _NUMPY[tensor.dtype], list(tensor.shape), tensor.data_ptr())
+        self.session.run_with_iobinding(binding)
+        return outputs[0], dict(zip(self.state_names, outputs[1:]))
+
+
+class TorchScriptRuntime(DeployRuntime):
+    name = "torchscript"
+
+    def __init__(self, model: nn.Module, threads: int | None = None, *, stream: bool = False, size: int | tuple[int, int] | None = None) -> None:
+        super().__init__(model, threads)
+        self.stream, self.size = stream, size
+        self._traced: dict[tuple, Any] = {}
+
+    def _trace(self, example: tuple[torch.Tensor, ...], graph: nn.Module) -> Any:
+        key = tuple(tuple(t.shape) for t in example)
+        if key not in self._traced:
+            with torch.no_grad(), torch_threads(self.threads), warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # torch.jit's deprecation notes
+                traced = torch.jit.trace(graph.eval(), example, check_trace=False)
+                self._traced[key] = torch.jit.optimize_for_inference(torch.jit.freeze(traced))
+        return self._traced[key]
+
+    @torch.no_grad()
+    def __call__(self, x: Any) -> torch.Tensor:
+        from vidnas.export._export import _ClipGraph
+
+        frames = tuple(self._layout(t) for t in ([x[n] for n in self.stream_names] if isinstance(x, dict) else [x]))
+        with torch_threads(self.threads):
+            return self._trace(frames, _ClipGraph(self.model, self.stream_names))(*frames)
+
+    @torch.no_grad()
+    def stream_step(self, frames: Any, state: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        from vidnas.export._export import _StepGraph
+
+        names = sorted(state)
+        inputs = tuple(frames[n] for n in self.stream_names) if isinstance(frames, dict) else (frames,)
+        example = inputs + tuple(state[n] for n in names)
+        graph = _StepGraph(self.model, self.stream_names, names, {n: tuple(state[n].shape) for n in names}, False)
+        with torch_threads(self.threads):
+            outputs = self._trace(example, graph)(*example)
+        return outputs[0], dict(zip(names, outputs[1:]))
+
+
+def make_runtime(name: str, model: nn.Module, *, mode: str = "clip", threads: int | None = None, size: int | tuple[int, int] | None = None,
+                 frames: int | None = None) -> Runtime:
+    """One runtime by name (see ``RUNTIMES``); raises :class:`RuntimeUnavailable` when it cannot run the model."""
+    if mode not in ("clip", "stream"):
+        raise ValueError(f"mode must be 'clip' or 'stream', got {mode!r}")
+    if name not in RUNTIMES:
+        raise VidnasError(f"unknown runtime {name!r}: choose one of {', '.join(RUNTIMES)} or 'auto'")
+    if name == "eager":
+        return EagerRuntime(model, threads)
+    if name == "deploy":
+        return DeployRuntime(model, threads)
+    if name == "onnxruntime":
+        try:
+            import onnxruntime  # noqa: F401
+        except ImportError:
+            raise RuntimeUnavailable("onnxruntime is not installed (pip install -e '.[export]')") from None
+        return OnnxRuntime(model, threads, stream=mode == "stream", size=size, frames=frames)
+    return TorchScriptRuntime(model, threads, stream=mode == "stream", size=size)
+
+
+@dataclass
+class Selection:
+    """The chosen runtime and the evidence: median ms per call (clip) or per step (stream) of every runtime that
+    ran, its max relative logit error against eager, and why the others could not run."""
+
+    runtime: Runtime
+    mode: str
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    errors: dict[str, float] = field(default_factory=dict)
+    unavailable: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.runtime.name
+
+    def summary(self) -> str:
+        return describe(self.as_dict())
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"runtime": self.name, "mode": self.mode, "timings_ms": self.timings_ms, "max_relative_error": self.errors, "unavailable": self.unavailable}
+
+
+def describe(selection: dict[str, Any]) -> str:
+    """One line: the runtime that runs, every runtime's median time (fastest first), and why others could not run
+    (from ``Selection.as_dict``)."""
+    unit = "ms/step" if selection["mode"] == "stream" else "ms/call"
+    timings = selection.get("timings_ms") or {}
+    text = f"runtime: {selection['runtime']}"
+    if timings:
+        text += " (" + ", ".join(f"{k} {v:.2f}" for k, v in sorted(timings.items(), key=lambda kv: kv[1])) + f" {unit})"
+    if selection.get("unavailable"):
+        text += "; unavailable: " + "; ".join(f"{k}: {v}" for k, v in selection["unavailable"].items())
+    return text
+
+
+def _relative(a: torch.Tensor, b: torch.Tensor) -> float:
+    from vidnas.export import max_relative_error
+
+    return max_relative_error(a.float(), b.float())
+
+
+def _example(model: nn.Module, mode: str, batch: int, size: int | tuple[int, int] | None, frames: int | None) -> Any:
+    spec = model.genotype.input
+    height, width = (size, size) if isinstance(size, int) else (size or spec.size)
+    length = 1 if mode == "stream" else (frames or spec.frames)
+    generator = torch.Generator().manual_seed(0)
+    tensors = {s.name: torch.randn(batch, s.channels, length, height, width, generator=generator) for s in spec.streams}
+    return tensors[_streams(model)[0]] if len(tensors) == 1 else tensors
+
+
+def select_runtime(
+    model: nn.Module,
+    *,
+    mode: str = "clip",
+    runtime: str = "auto",
+    threads: int | None = None,
+    batch: int = 1,
+    size: int | tuple[int, int] | None = None,
+    frames: int | None = None,
+    repeats: int = 7,
+    tolerance: float = TOLERANCE,
+) -> Selection:
+    """The fastest runtime for ``model`` on inputs of ``batch`` × ``frames`` × ``size`` (``mode="stream"``: one
+    streaming step of one frame), measured: each available runtime is built, checked against eager (its logits
+    on the same input — three consecutive steps when streaming — within ``tolerance``), then all are timed
+    interleaved, ``repeats`` rounds, and the lowest median wins. ``runtime`` names the one to use (it is still
+    checked and timed)."""
+    model = model.eval()
+    if mode == "stream":
+        model.init_state(1, size)  # refuses a non-causal network up front, naming the layer
+    names = RUNTIMES if runtime == "auto" else (runtime,)
+    if runtime != "auto" and runtime not in RUNTIMES:
+        raise VidnasError(f"unknown runtime {runtime!r}: choose one of {', '.join(RUNTIMES)} or 'auto'")
+    example = _example(model, mode, batch, size, frames)
+    eager = EagerRuntime(model, threads)
+    calls: dict[str, Callable[[], torch.Tensor]] = {}
+    built: dict[str, Runtime] = {}
+    selection = Selection(runtime=eager, mode=mode)
+
+    def reference_outputs() -> list[torch.Tensor]:
+        if mode == "clip":
+            return [eager(example)]
+        state, out = eager.init_state(batch, size), []
+        for _ in range(3):
+            logits, state = eager.stream_step(example, state)
+            out.append(logits)
+        return out
+
+    reference = reference_outputs()
+    for name in names:
+        try:
+            candidate = eager if name == "eager" else make_runtime(name, model, mode=mode, threads=threads, size=size, frames=frames)
+            if mode == "clip":
+                outputs = [candidate(example)]
+            else:
+                state, outputs = candidate.init_state(batch, size), []
+                for _ in range(3):
+                    logits, state = candidate.stream_step(example, state)
+                    outputs.append(logits.clone())
+            error = max(_relative(o, r) for o, r in zip(outputs, reference))
+        except RuntimeUnavailable as problem:
+            selection.unavailable[name] = str(problem)
+            continue
+        except Exception as problem:  # noqa: BLE001 - a runtime that breaks on this model is reported, not fatal
+            selection.unavailable[name] = f"{type(problem).__name__}: {str(problem).splitlines()[0] if str(problem) else ''}"[:200]
+            continue
+        selection.errors[name] = error
+        if not error <= tolerance:
+            selection.unavailable[name] = f"outputs differ from eager by {error:.2e} (> {tolerance:.0e})"
+            continue
+        built[name] = candidate
+        if mode == "clip":
+            calls[name] = lambda c=candidate: c(example)
+        else:
+            holder = {"state": candidate.init_state(batch, size)}
+
+            def step(c: Runtime = candidate, h: dict = holder) -> torch.Tensor:
+                logits, h["state"] = c.stream_step(example, h["state"])
+                return logits
+
+            calls[name] = step
+    if not built:
+        raise RuntimeUnavailable(f"no runtime can run {model.genotype.name}: " + "; ".join(f"{k}: {v}" for k, v in selection.unavailable.items()))
+    times: dict[str, list[float]] = {name: [] for name in calls}
+    for call in calls.values():  # warm-up
+        call()
+    for _ in range(repeats):
+        for name, call in calls.items():
+            start = time.perf_counter()
+            call()
+            times[name].append((time.perf_counter() - start) * 1000)
+    selection.timings_ms = {name: round(statistics.median(values), 3) for name, values in times.items()}
+    selection.runtime = built[min(selection.timings_ms, key=selection.timings_ms.get)]
+    return selection
