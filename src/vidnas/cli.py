@@ -307,7 +307,6 @@ def stream(
     fastest runtime for its streaming step (measured at start, each checked against PyTorch; --runtime forces one)."""
     import torch
 
-    from vidnas.measure import torch_threads
     from vidnas.runtime import select_runtime
     from vidnas.stream import MultiStream
     from vidnas.stream._video import stream_video, stream_videos
@@ -341,7 +340,7 @@ def stream(
         return
     if len(videos) > 1:
         runner = MultiStream(network, size=frame_size)
-        with torch_threads(threads), torch.no_grad():
+        with network.running(), torch.no_grad():
             for outputs in stream_videos(network, videos, fps=fps, size=size, mean=mean, std=std, top_k=top_k, max_frames=max_frames, runner=runner):
                 for out in outputs:
                     if as_json:
@@ -360,7 +359,7 @@ def stream(
                           f"{summary['fps_total']:.1f} in total (network steps only, decoding excluded)", highlight=False)
         return
     video = videos[0]
-    with torch_threads(threads), torch.no_grad():
+    with network.running(), torch.no_grad():
         for output in stream_video(network, video, fps=fps, size=size, mean=mean, std=std, top_k=top_k, max_frames=max_frames):
             if as_json:
                 sys.stdout.write(json.dumps({"frame": output.frame, "time": round(output.time, 3), "top_k": ranked_json(output.top), "fps": round(output.fps, 2)}) + "\n")
@@ -377,7 +376,6 @@ def _stream_benchmark(network, videos: list[str], *, fps, size: int, mean, std, 
 
     import torch
 
-    from vidnas.measure import torch_threads
     from vidnas.stream import MultiStream
     from vidnas.stream._video import model_frames
 
@@ -394,7 +392,7 @@ def _stream_benchmark(network, videos: list[str], *, fps, size: int, mean, std, 
     for i in range(len(videos)):
         runner.join(i)
     times = []
-    with torch_threads(threads), torch.no_grad():
+    with network.running(), torch.no_grad():
         for t in range(steps):
             batch = {i: decoded[i][t] for i in range(len(videos))}
             start = time.perf_counter()

@@ -156,7 +156,11 @@ def evaluate(model: nn.Module, dataset: Dataset, *, batch_size: int | None = Non
             first = inputs if isinstance(inputs, torch.Tensor) else next(iter(inputs.values()))
             selection = select_runtime(model, mode="clip", runtime=runtime, batch=first.shape[0], frames=first.shape[2], size=tuple(first.shape[3:]))
             network = selection.runtime
-        logits = network(inputs).float().cpu()
+        if selection is not None:
+            with selection.runtime.running():
+                logits = network(inputs).float().cpu()
+        else:
+            logits = network(inputs).float().cpu()
         for row, index in enumerate(batch["index"].tolist()):
             sums[index] = sums.get(index, 0) + logits[row]
             counts[index] = counts.get(index, 0) + 1
