@@ -11,7 +11,7 @@ import torch
 
 from vidnas import create_model
 from vidnas.errors import VidnasError
-from vidnas.runtime import RUNTIMES, TOLERANCE, RuntimeUnavailable, make_runtime, select_runtime
+from vidnas.runtime import ONE_THREAD, RUNTIMES, TOLERANCE, RuntimeUnavailable, make_runtime, select_runtime
 from vidnas.stream import NotStreamableError
 
 pytest.importorskip("onnxruntime")
@@ -36,10 +36,12 @@ def _with_bn_statistics(model: torch.nn.Module) -> torch.nn.Module:
 
 def test_every_runtime_matches_eager_on_clips_of_any_batch() -> None:
     model = _with_bn_statistics(create_model("x3d_xs", num_classes=6, seed=0).eval())
-    selection = select_runtime(model, mode="clip", batch=2, frames=4, size=32, repeats=2)
-    assert set(selection.errors) == set(RUNTIMES) and not selection.unavailable
+    selection = select_runtime(model, mode="clip", batch=2, frames=4, size=32, repeats=2, threads=2)
+    assert set(selection.errors) == {*RUNTIMES, ONE_THREAD} and not selection.unavailable  # onnxruntime on 2 threads and on 1
     assert all(error <= TOLERANCE for error in selection.errors.values())
-    assert set(selection.timings_ms) == set(RUNTIMES) and selection.name == min(selection.timings_ms, key=selection.timings_ms.get)
+    assert set(selection.timings_ms) == {*RUNTIMES, ONE_THREAD}
+    fastest = min(selection.timings_ms, key=selection.timings_ms.get)
+    assert selection.name == fastest.split("@")[0] and selection.runtime.threads == (1 if fastest == ONE_THREAD else 2)
     x = torch.randn(3, 3, 4, 32, 32)  # another batch than the one measured
     with torch.no_grad():
         expected = model(x)
@@ -115,7 +117,7 @@ def test_cli_stream_benchmark_eval_and_profile_use_the_runtimes(tmp_path) -> Non
     profiled = runner.invoke(app, ["profile", "movinet_a0", "--frames", "2", "--size", "32", "--latency", "--runs", "2", "--json"])
     assert profiled.exit_code == 0, profiled.output
     runtimes = json.loads(profiled.stdout)["runtimes"]
-    assert set(runtimes["timings_ms"]) == set(RUNTIMES) and runtimes["runtime"] in RUNTIMES
+    assert set(runtimes["timings_ms"]) - {ONE_THREAD} == set(RUNTIMES) and runtimes["runtime"] in RUNTIMES
     trained = runner.invoke(app, ["train", "movinet_a0", "--out", str(tmp_path / "run"), "--data", str(data["train"]), "--val", str(data["val"]),
                                   "--classes", str(data["classes"]), "--frames", "2", "--size", "32", "--max-steps", "1", "--batch-size", "2"])
     assert trained.exit_code == 0, trained.output
@@ -127,3 +129,91 @@ def test_cli_stream_benchmark_eval_and_profile_use_the_runtimes(tmp_path) -> Non
         assert answers[name]["runtime"]["runtime"] == name
     assert answers["eager"]["top1"] == answers["onnxruntime"]["top1"]
     assert answers["eager"]["loss"] == pytest.approx(answers["onnxruntime"]["loss"], rel=1e-4)
+
+
+@pytest.fixture(scope="module")
+def calibration_videos(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    from vidnas.data import synthesize
+
+    folder = tmp_path_factory.mktemp("int8")
+    synthesize(folder, classes=2, train_per_class=2, val_per_class=1, size=32, frames=16, seed=3)
+    return sorted(str(p) for p in folder.rglob("*.mp4"))
+
+
+def _graph_ops(path) -> dict[str, int]:  # noqa: ANN001
+    import collections
+
+    import onnx
+
+    graph = onnx.load(str(path)).graph
+    return dict(collections.Counter(node.op_type for node in graph.node))
+
+
+def test_int8_clip_export_quantizes_the_convs_and_stays_close(tmp_path, calibration_videos: list[str]) -> None:  # noqa: ANN001
+    from vidnas.build import build_model
+    from vidnas.runtime import Int8Runtime, OnnxRuntime, decode_videos, int8_export
+    from vidnas.search._baselines import simple_3d_cnn
+
+    model = _with_bn_statistics(build_model(simple_3d_cnn(4, frames=8, size=32), seed=0)).eval()
+    report, int8, fp32 = int8_export(model, tmp_path / "cnn.int8.onnx", calibration_videos[:4], check=calibration_videos[4:], mode="clip", timed_calls=2)
+    assert isinstance(int8, Int8Runtime) and isinstance(fp32, OnnxRuntime) and int8.name == "onnxruntime-int8"
+    assert report.calibration_inputs == 8 and report.held_out and report.checked == 4  # two 8-frame clips per 16-frame video
+    ops = _graph_ops(report.path)
+    assert ops["Conv"] == 3 and ops["QuantizeLinear"] >= 3 and ops["DequantizeLinear"] >= 6  # weights and activations of every conv
+    assert 0 < report.max_relative_error < 0.1 and 0 <= report.agreement <= 1 and report.fp32_ms > 0 and report.int8_ms > 0
+    frames = decode_videos(model, calibration_videos[4:5])[0]  # inputs like the calibration's (their ranges are what int8 keeps)
+    x = torch.stack([torch.cat(frames[i : i + 8], dim=1) for i in (0, 4, 8)])  # another batch than calibrated on: it stays free
+    with torch.no_grad():
+        assert _relative(int8(x), model(x)) < 0.1
+
+
+def test_int8_stream_step_carries_its_state_and_the_cli(tmp_path, calibration_videos: list[str], stream_model: torch.nn.Module) -> None:  # noqa: ANN001
+    from typer.testing import CliRunner
+
+    from vidnas.cli import app
+    from vidnas.runtime import Int8Runtime, QuantizationError, decode_videos, int8_export
+
+    report, int8, _ = int8_export(stream_model, tmp_path / "step.int8.onnx", calibration_videos[:2], mode="stream", size=32, timed_calls=3)
+    steps = [len(v) for v in decode_videos(stream_model, calibration_videos[:2], size=32)]  # at the model's 5 fps
+    assert report.mode == "stream" and report.calibration_inputs == report.checked == sum(steps) >= 6 and not report.held_out
+    assert report.max_relative_error < 0.2  # over every step, each runtime carrying its own state
+    reopened = Int8Runtime(stream_model, report.path)
+    clip = torch.rand(1, 3, 4, 32, 32, generator=torch.Generator().manual_seed(5))
+    state, expected = stream_model.init_state(1, 32), None
+    with torch.no_grad():
+        for t in range(4):
+            expected, state = stream_model.stream_step(clip[:, :, t : t + 1], state)
+    got, _ = reopened.stream_step(clip, reopened.init_state(1, 32))
+    assert _relative(got, expected) < 0.2
+    with pytest.raises(QuantizationError, match="nope.mp4: no such video file"):
+        int8_export(stream_model, tmp_path / "x.onnx", ["nope.mp4"], mode="stream", size=32)
+    with pytest.raises(QuantizationError, match="no 64-frame clip"):
+        int8_export(create_model("x3d_xs", num_classes=3), tmp_path / "x.onnx", calibration_videos[:1], frames=64, size=32)
+    runner = CliRunner()
+    missing = runner.invoke(app, ["export", "movinet_a0_stream", "--stream", "--int8", "--out", str(tmp_path / "a.onnx")])
+    assert missing.exit_code == 2 and "--int8 needs calibration videos" in missing.output
+    unweighted = runner.invoke(app, ["export", "x3d_xs", "--int8", "--calibrate", calibration_videos[0], "--val", "data", "--out", str(tmp_path / "a.onnx")])
+    assert unweighted.exit_code == 2 and "pass --weights too" in unweighted.output
+    stray = runner.invoke(app, ["export", "x3d_xs", "--calibrate", calibration_videos[0], "--out", str(tmp_path / "a.onnx")])
+    assert stray.exit_code == 2 and "belong to --int8" in stray.output
+    done = runner.invoke(app, ["export", "movinet_a0_stream", "--stream", "--size", "32", "--int8", "--calibrate", calibration_videos[0],
+                               "--check", calibration_videos[1], "--out", str(tmp_path / "cli.int8.onnx"), "--json"])
+    assert done.exit_code == 0, done.output
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["held_out"] and result["checked"] == steps[1] and result["speedup"] > 0 and (tmp_path / "cli.int8.onnx").is_file()
+
+
+def test_evaluate_takes_a_built_runtime(tmp_path) -> None:  # noqa: ANN001
+    from vidnas.data import synthesize
+    from vidnas.runtime import OnnxRuntime
+    from vidnas.train import Recipe, evaluate
+    from vidnas.train._api import clip_dataset, resolve_data
+
+    paths = synthesize(tmp_path / "d", classes=2, train_per_class=1, val_per_class=2, size=32, frames=8, seed=2)
+    _, val = resolve_data(str(paths["train"]), str(paths["val"]), classes=str(paths["classes"]))
+    model = _with_bn_statistics(create_model("x3d_xs", num_classes=2, seed=0)).eval()
+    dataset = clip_dataset(val, Recipe(frames=4, size=32), model.genotype.with_input(frames=4, size=32), train=False)
+    eager = evaluate(model, dataset)
+    on_ort = evaluate(model, dataset, runtime=OnnxRuntime(model, frames=4, size=32))
+    assert on_ort["runtime"]["runtime"] == "onnxruntime" and on_ort["top1"] == eager["top1"]
+    assert on_ort["loss"] == pytest.approx(eager["loss"], rel=1e-4)

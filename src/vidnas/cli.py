@@ -424,15 +424,65 @@ def export(
     size: Optional[int] = typer.Option(None, "--size", min=8, help="Frame size."),
     seed: int = typer.Option(0, "--seed", help="Weight seed when no --weights are given."),
     weights: Optional[str] = typer.Option(None, "--weights", help="A vidnas weights file (`vidnas weights convert`) to export with."),
+    int8: bool = typer.Option(False, "--int8", help="Post-training static int8 quantisation (ONNX, onnxruntime), calibrated on --calibrate videos."),
+    calibrate: Optional[list[str]] = typer.Option(None, "--calibrate", help="A calibration video (repeat the option for more); needed by --int8."),
+    check: Optional[list[str]] = typer.Option(None, "--check", help="A video to compare int8 with fp32 on (repeatable; default: the calibration videos)."),
+    method: str = typer.Option("minmax", "--calibration-method", help="Activation ranges: minmax or percentile."),
+    val: Optional[str] = typer.Option(None, "--val", help="Labelled clips (a source folder or list) to score fp32 and int8 accuracy on; needs --weights."),
+    threads: Optional[int] = typer.Option(None, "--threads", min=1, help="onnxruntime threads for the comparison."),
+    as_json: bool = typer.Option(False, "--json", help="Print the int8 report as one JSON object."),
 ) -> None:
-    """Export to ONNX or TorchScript, BN folded into the convs; whole clip or one streaming step."""
+    """Export to ONNX or TorchScript, BN folded into the convs; whole clip or one streaming step. With --int8:
+    the int8 ONNX graph, its activation ranges calibrated on your videos, then compared with fp32 on onnxruntime
+    (median ms per clip or per step, top-1 agreement; accuracy of both with --val and --weights)."""
     from vidnas.export import export_model
 
-    network, _ = _network(model, weights, seed)
+    network, info = _network(model, weights, seed)
     network = network.eval()
-    result = export_model(network, out, format=format, stream=stream_step, pack_4d=pack_4d, frames=frames, size=size)
-    kind = f"streaming step, {len(result.state_shapes)} state tensors" if result.stream else "whole clip"
-    console.print(f"wrote {result.path} ({result.format}, {kind}); inputs {', '.join(result.input_names[:3])}{' ...' if len(result.input_names) > 3 else ''}", highlight=False)
+    if not int8:
+        if calibrate or check or val:
+            raise _fail("--calibrate, --check and --val belong to --int8")
+        result = export_model(network, out, format=format, stream=stream_step, pack_4d=pack_4d, frames=frames, size=size)
+        kind = f"streaming step, {len(result.state_shapes)} state tensors" if result.stream else "whole clip"
+        console.print(f"wrote {result.path} ({result.format}, {kind}); inputs {', '.join(result.input_names[:3])}{' ...' if len(result.input_names) > 3 else ''}", highlight=False)
+        return
+    if format != "onnx" or pack_4d:
+        raise _fail("--int8 writes ONNX (no --format torchscript, no --pack-4d)")
+    if not calibrate:
+        raise _fail("--int8 needs calibration videos: --calibrate A.mp4 [--calibrate B.mp4 ...] (clips like those the model will see)")
+    if val is not None and weights is None:
+        raise _fail("--val scores trained weights: pass --weights too (random weights have no accuracy to keep)")
+    if val is not None and stream_step:
+        raise _fail("--val scores whole-clip graphs; export without --stream to measure accuracy")
+    from vidnas.runtime import int8_export
+
+    mean, std = _normalization(model)
+    if info is not None and "mean" in info.preprocessing:
+        mean, std = list(info.preprocessing["mean"]), list(info.preprocessing["std"])
+    mode = "stream" if stream_step else "clip"
+    report, int8_runtime, fp32_runtime = int8_export(network, out, calibrate, check=check or (), mode=mode, size=size, frames=frames,
+                                                     mean=mean, std=std, threads=threads, method=method)
+    if val is not None:
+        from vidnas.train import evaluate_weights
+
+        for name, runtime in (("fp32", fp32_runtime), ("int8", int8_runtime)):
+            report.accuracy[name] = evaluate_weights(weights, data=val, runtime=runtime)["top1"]
+    if as_json:
+        sys.stdout.write(json.dumps(report.as_dict()) + "\n")
+        return
+    unit = "ms/step" if mode == "stream" else "ms/clip"
+    table = Table(title=f"{Path(out).name}: int8 against fp32 on onnxruntime ({report.calibration_inputs} calibration inputs, {method})")
+    for column in ("", unit, "speed-up", "top-1 agreement", "max rel. logit error", "top-1 (--val)"):
+        table.add_column(column, justify="right")
+    compared = f"{report.checked} {'steps' if mode == 'stream' else 'clips'} of {'the --check videos' if report.held_out else 'the calibration videos'}"
+    table.add_row("fp32", f"{report.fp32_ms:.2f}", "1.00", "", "", f"{report.accuracy['fp32']:.4f}" if "fp32" in report.accuracy else "-")
+    table.add_row("int8", f"{report.int8_ms:.2f}", f"{report.speedup:.2f}", f"{report.agreement:.3f}", f"{report.max_relative_error:.3g}",
+                  f"{report.accuracy['int8']:.4f}" if "int8" in report.accuracy else "-")
+    console.print(table)
+    console.print(f"agreement and error over {compared}; times: medians of interleaved calls", highlight=False)
+    if weights is None:
+        errors.print("[yellow]no --weights: random weights, so the agreement measures numerics only[/]", highlight=False)
+    console.print(f"wrote {report.path}", highlight=False)
 
 
 @app.command()

@@ -1,5 +1,6 @@
 """Inference runtimes: one network run as PyTorch eager, its deploy form, onnxruntime or TorchScript — the
-fastest for a model and input picked by measuring them, each checked against the eager network first.
+fastest for a model and input picked by measuring them, each checked against the eager network first —
+and the int8 form of the exported graph, calibrated on the user's videos and judged by its top-1 agreement.
 
 >>> chosen = select_runtime(model, mode="stream", threads=2)       # or runtime="onnxruntime" to force one
 >>> chosen.runtime.name, chosen.timings_ms
@@ -8,6 +9,7 @@ fastest for a model and input picked by measuring them, each checked against the
 """
 
 from vidnas.runtime._runtimes import (
+    ONE_THREAD,
     RUNTIMES,
     TOLERANCE,
     DeployRuntime,
@@ -21,8 +23,31 @@ from vidnas.runtime._runtimes import (
     make_runtime,
     select_runtime,
 )
+from vidnas.runtime._quantize import (
+    METHODS,
+    QUANTIZED_OPS,
+    Int8Report,
+    Int8Runtime,
+    QuantizationError,
+    calibration_feeds,
+    compare_int8,
+    decode_videos,
+    int8_export,
+    quantize_int8,
+)
 
 __all__ = [
+    "ONE_THREAD",
+    "METHODS",
+    "QUANTIZED_OPS",
+    "Int8Report",
+    "Int8Runtime",
+    "QuantizationError",
+    "calibration_feeds",
+    "compare_int8",
+    "decode_videos",
+    "int8_export",
+    "quantize_int8",
     "RUNTIMES",
     "TOLERANCE",
     "DeployRuntime",

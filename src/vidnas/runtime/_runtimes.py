@@ -33,6 +33,10 @@ from vidnas.errors import VidnasError
 from vidnas.measure import torch_threads
 
 RUNTIMES = ("eager", "deploy", "onnxruntime", "torchscript")
+ONE_THREAD = "onnxruntime@1thread"
+"""The onnxruntime session on one intra-op thread, also timed when more are allowed: overhead-bound graphs
+(the MoViNet-A0 streaming step: ~300 small nodes) ran faster on one of this machine's two cores (7.7 against
+9.8 ms/step) than split over both."""
 TOLERANCE = 1e-4
 """Largest accepted max |Δlogit| / max |logit| of a runtime against the eager network (fp32: BN folding and
 graph fusions change rounding only, ~1e-6)."""
@@ -138,23 +142,38 @@ class OnnxRuntime(Runtime):
     name = "onnxruntime"
 
     def __init__(self, model: nn.Module, threads: int | None = None, *, stream: bool = False, size: int | tuple[int, int] | None = None,
-                 frames: int | None = None, folder: str | Path | None = None) -> None:
+                 frames: int | None = None, folder: str | Path | None = None, path: str | Path | None = None) -> None:
+        """Export ``model`` (into ``folder``, else a temporary one) and open it; ``path``: open this graph instead
+        (exported by vidnas from the same network, e.g. its int8 form), a streaming step when it has state inputs."""
         from vidnas.export import export_model
 
         super().__init__(model, threads)
         if next(model.parameters()).device.type != "cpu":
             raise RuntimeUnavailable("onnxruntime runs here on the CPU; the model is on another device")
-        self._folder = tempfile.TemporaryDirectory(prefix="vidnas-ort-") if folder is None else None
-        root = Path(folder) if folder is not None else Path(self._folder.name)
-        path = root / ("step.onnx" if stream else "clip.onnx")
+        self._folder = None
+        if path is None:
+            self._folder = tempfile.TemporaryDirectory(prefix="vidnas-ort-") if folder is None else None
+            root = Path(folder) if folder is not None else Path(self._folder.name)
+            path = root / ("step.onnx" if stream else "clip.onnx")
+            try:
+                with warnings.catch_warnings():  # the exporter's notes on constant folding are not the user's business
+                    warnings.simplefilter("ignore")
+                    export_model(model, path, stream=stream, size=size, frames=frames, dynamic_batch=True)
+            except Exception as error:  # noqa: BLE001 - the exporter raises many types; the runtime is then unavailable
+                raise RuntimeUnavailable(f"ONNX export failed: {type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}") from None
+        elif not Path(path).is_file():
+            raise RuntimeUnavailable(f"{path}: no such ONNX file")
         try:
-            with warnings.catch_warnings():  # the exporter's notes on constant folding are not the user's business
-                warnings.simplefilter("ignore")
-                self.export = export_model(model, path, stream=stream, size=size, frames=frames, dynamic_batch=True)
-        except Exception as error:  # noqa: BLE001 - the exporter raises many types; the runtime is then unavailable
-            raise RuntimeUnavailable(f"ONNX export failed: {type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}") from None
-        self.session = _ort_session(path, threads)
-        self.state_names = [n[len("state."):] for n in self.export.input_names if n.startswith("state.")]
+            self.session = _ort_session(Path(path), threads)
+        except Exception as error:  # noqa: BLE001 - onnxruntime raises its own types for unreadable graphs
+            raise RuntimeUnavailable(f"{path}: onnxruntime cannot open it ({str(error).splitlines()[0][:200]})") from None
+        self.path = Path(path)
+        self.input_names = [i.name for i in self.session.get_inputs()]
+        self.output_names = [o.name for o in self.session.get_outputs()]
+        expected = [s.name for s in model.genotype.input.streams]
+        if self.input_names[: len(expected)] != expected or self.output_names[0] != "logits":
+            raise RuntimeUnavailable(f"{path}: its inputs {self.input_names[:4]} are not those vidnas exports for {model.genotype.name} ({expected} ...)")
+        self.state_names = [n[len("state."):] for n in self.input_names if n.startswith("state.")]
         self._buffers: dict[tuple, list[list[torch.Tensor]]] = {}
         self._last: dict[tuple, int] = {}
 
@@ -201,9 +220,9 @@ class OnnxRuntime(Runtime):
         key = tuple((tuple(s), d) for s, d in shapes)
         outputs = self._output_set(key, shapes, {t.data_ptr() for t in feeds})
         binding = self.session.io_binding()
-        for name, tensor in zip(self.export.input_names, feeds):
+        for name, tensor in zip(self.input_names, feeds):
             binding.bind_input(name, "cpu", 0, _NUMPY[tensor.dtype], list(tensor.shape), tensor.data_ptr())
-        for name, tensor in zip(self.export.output_names, outputs):
+        for name, tensor in zip(self.output_names, outputs):
             binding.bind_output(name, "cpu", 0, _NUMPY[tensor.dtype], list(tensor.shape), tensor.data_ptr())
         self.session.run_with_iobinding(binding)
         return outputs[0], dict(zip(self.state_names, outputs[1:]))
@@ -286,7 +305,7 @@ class Selection:
         return describe(self.as_dict())
 
     def as_dict(self) -> dict[str, Any]:
-        return {"runtime": self.name, "mode": self.mode, "timings_ms": self.timings_ms, "max_relative_error": self.errors, "unavailable": self.unavailable}
+        return {"runtime": self.name, "threads": self.runtime.threads, "mode": self.mode, "timings_ms": self.timings_ms, "max_relative_error": self.errors, "unavailable": self.unavailable}
 
 
 def describe(selection: dict[str, Any]) -> str:
@@ -294,7 +313,7 @@ def describe(selection: dict[str, Any]) -> str:
     (from ``Selection.as_dict``)."""
     unit = "ms/step" if selection["mode"] == "stream" else "ms/call"
     timings = selection.get("timings_ms") or {}
-    text = f"runtime: {selection['runtime']}"
+    text = f"runtime: {selection['runtime']}" + (f" on {selection['threads']} thread(s)" if selection.get("threads") else "")
     if timings:
         text += " (" + ", ".join(f"{k} {v:.2f}" for k, v in sorted(timings.items(), key=lambda kv: kv[1])) + f" {unit})"
     if selection.get("unavailable"):
@@ -333,7 +352,8 @@ def select_runtime(
     streaming step of one frame), measured: each available runtime is built, checked against eager (its logits
     on the same input — three consecutive steps when streaming — within ``tolerance``), then all are timed
     interleaved, ``repeats`` rounds, and the lowest median wins. ``runtime`` names the one to use (it is still
-    checked and timed)."""
+    checked and timed). With more than one thread allowed, onnxruntime is also timed on one (``ONE_THREAD``):
+    ``threads`` is the most a runtime may use."""
     model = model.eval()
     if mode == "stream":
         model.init_state(1, size)  # refuses a non-causal network up front, naming the layer
@@ -356,9 +376,14 @@ def select_runtime(
         return out
 
     reference = reference_outputs()
-    for name in names:
+    labels = list(names)
+    exported: dict[str, Path] = {}
+    for name in labels:
         try:
-            candidate = eager if name == "eager" else make_runtime(name, model, mode=mode, threads=threads, size=size, frames=frames)
+            if name == ONE_THREAD:  # the same graph in a one-thread session
+                candidate = OnnxRuntime(model, 1, path=exported["onnxruntime"])
+            else:
+                candidate = eager if name == "eager" else make_runtime(name, model, mode=mode, threads=threads, size=size, frames=frames)
             if mode == "clip":
                 outputs = [candidate(example)]
             else:
@@ -378,6 +403,9 @@ def select_runtime(
             selection.unavailable[name] = f"outputs differ from eager by {error:.2e} (> {tolerance:.0e})"
             continue
         built[name] = candidate
+        if name == "onnxruntime" and (threads or torch.get_num_threads()) > 1:
+            exported[name] = candidate.path
+            labels.append(ONE_THREAD)  # small graphs often step faster on one thread than on several
         if mode == "clip":
             calls[name] = lambda c=candidate: c(example)
         else:

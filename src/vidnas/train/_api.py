@@ -185,7 +185,7 @@ def evaluate_checkpoint(path: str | Path, *, data: str | Path | None = None, cla
 
 
 def evaluate_weights(path: str | Path, *, data: str | Path, classes: str | Path | None = None, views: tuple[int, int] = (1, 1),
-                     device: str = "cpu", batch_size: int = 8, runtime: str | None = None) -> dict[str, Any]:
+                     device: str = "cpu", batch_size: int = 8, runtime: Any = None) -> dict[str, Any]:
     """Evaluate a zoo model with a vidnas weights file (``vidnas weights convert``) on labelled ``data``.
 
     The data's classes are matched to the weights' label set by name (a few Kinetics classes of your own are

@@ -132,18 +132,24 @@ def model_inputs(model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tens
 
 @torch.no_grad()
 def evaluate(model: nn.Module, dataset: Dataset, *, batch_size: int | None = None, device: str | torch.device = "cpu", num_workers: int = 0,
-             fast: bool = True, runtime: str | None = None) -> dict[str, Any]:
+             fast: bool = True, runtime: Any = None) -> dict[str, Any]:
     """Logits averaged over each video's views (clips × crops), then top-1/top-5, per-class accuracy and the
     confusion matrix — or mAP for multi-label data. Also the mean loss. ``batch_size`` defaults to the device's
     ``EVAL_BATCH``; ``fast`` evaluates vidnas networks in their ``inference_form`` (logits equal to 1e-6).
     ``runtime``: run the network on this inference runtime (``vidnas.runtime``; ``"auto"``: the fastest on the
-    first batch's shape, measured), reported under ``"runtime"``."""
+    first batch's shape, measured), reported under ``"runtime"``; or a built ``vidnas.runtime.Runtime`` (an int8
+    graph, say), used as it is."""
     device = torch.device(device)
     batch_size = batch_size or EVAL_BATCH.get(device.type, 16)
     was_training = model.training
     model.eval()
     network, channels_last = inference_form(model, device) if fast and runtime is None else (model, False)
     selection = None
+    if runtime is not None and not isinstance(runtime, str):
+        from vidnas.runtime import Selection
+
+        selection = Selection(runtime=runtime, mode="clip")
+        network = runtime
     sums: dict[int, torch.Tensor] = {}
     counts: dict[int, int] = {}
     labels: dict[int, Any] = {}
