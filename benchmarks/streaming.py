@@ -79,7 +79,7 @@ def main() -> int:
         selection = step_latencies(threads, args.steps)
         for name, median in sorted(selection["timings_ms"].items(), key=lambda kv: kv[1]):
             medians[(threads, name)] = median
-            chosen = " (chosen)" if name == selection["runtime"] else ""
+            chosen = " (chosen)" if name == selection["chosen"] else ""
             latency.add_row(str(threads), name + chosen, f"{median:.2f}", f"{1000 / median:.0f}", f"{selection['max_relative_error'][name]:.1e}")
     console.print(latency)
     memory = Table(title="peak resident memory by video length (fresh process each; in brackets: above the loaded model)")

@@ -296,6 +296,7 @@ class Selection:
     timings_ms: dict[str, float] = field(default_factory=dict)
     errors: dict[str, float] = field(default_factory=dict)
     unavailable: dict[str, str] = field(default_factory=dict)
+    chosen: str = ""  # the timing's label (``ONE_THREAD`` when onnxruntime won on one thread)
 
     @property
     def name(self) -> str:
@@ -305,7 +306,7 @@ class Selection:
         return describe(self.as_dict())
 
     def as_dict(self) -> dict[str, Any]:
-        return {"runtime": self.name, "threads": self.runtime.threads, "mode": self.mode, "timings_ms": self.timings_ms, "max_relative_error": self.errors, "unavailable": self.unavailable}
+        return {"runtime": self.name, "chosen": self.chosen or self.name, "threads": self.runtime.threads, "mode": self.mode, "timings_ms": self.timings_ms, "max_relative_error": self.errors, "unavailable": self.unavailable}
 
 
 def describe(selection: dict[str, Any]) -> str:
@@ -429,5 +430,6 @@ def select_runtime(
                 call()
                 times[name].append((time.perf_counter() - start) * 1000)
     selection.timings_ms = {name: round(statistics.median(values), 3) for name, values in times.items()}
-    selection.runtime = built[min(selection.timings_ms, key=selection.timings_ms.get)]
+    selection.chosen = min(selection.timings_ms, key=selection.timings_ms.get)
+    selection.runtime = built[selection.chosen]
     return selection
