@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
+from genotype_strategies import genotypes
 from hypothesis import HealthCheck, assume, given, settings
 
-from strategies import genotypes
 from vidnas.errors import GenotypeError
 from vidnas.genotype import (
     Conv,

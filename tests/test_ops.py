@@ -9,7 +9,6 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from vidnas.build import BuildContext, build_layer
 from vidnas.genotype import (
     Bottleneck,
     ContextGate,
@@ -21,6 +20,7 @@ from vidnas.genotype import (
     SqueezeExcite,
     TVNBlock,
 )
+from vidnas.network import BuildContext, build_layer
 from vidnas.ops import (
     Conv3d,
     DropPath,

@@ -14,7 +14,7 @@ from vidnas.errors import MissingDependencyError
 
 def test_core_import_does_not_load_optional_dependencies() -> None:
     code = (
-        "import sys, vidnas, vidnas.build, vidnas.measure, vidnas.cli;"
+        "import sys, vidnas, vidnas.network, vidnas.measure, vidnas.cli;"
         "print(','.join(m for m in ('ray', 'optuna', 'av', 'cv2', 'onnx', 'onnxruntime', 'matplotlib') if m in sys.modules))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

@@ -218,8 +218,8 @@ def test_verdict_says_plainly_who_won() -> None:
 
 
 def test_scaled_zoo_baseline_fits_the_limit() -> None:
-    from vidnas.build import build_model
     from vidnas.measure import count_macs
+    from vidnas.network import build_model
     from vidnas.search._baselines import frame_blind_2d, layer_macs, scaled_zoo, simple_3d_cnn
     from vidnas.spaces import make_space
 
@@ -257,7 +257,7 @@ class _Clips(torch.utils.data.Dataset):
 
 
 def _tiny():  # noqa: ANN202
-    from vidnas.build import build_model
+    from vidnas.network import build_model
     from vidnas.search._baselines import simple_3d_cnn
 
     return build_model(simple_3d_cnn(2, frames=4, size=16, widths=(4, 4, 4)), seed=0)

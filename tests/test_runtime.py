@@ -150,7 +150,7 @@ def _graph_ops(path) -> dict[str, int]:  # noqa: ANN001
 
 
 def test_int8_clip_export_quantizes_the_convs_and_stays_close(tmp_path, calibration_videos: list[str]) -> None:  # noqa: ANN001
-    from vidnas.build import build_model
+    from vidnas.network import build_model
     from vidnas.runtime import Int8Runtime, OnnxRuntime, decode_videos, int8_export
     from vidnas.search._baselines import simple_3d_cnn
 

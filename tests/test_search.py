@@ -1,9 +1,9 @@
-"""Search spaces, strategies, studies, executors, constraints, latency prediction and the search CLI."""
+"""The search engine: studies, executors, constraints, resumption, latency prediction and the search CLI (spaces and
+strategies: test_spaces.py, test_strategies.py)."""
 
 from __future__ import annotations
 
 import json
-import math
 import os
 import random
 import re
@@ -13,262 +13,14 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from vidnas.errors import GenotypeError, VidnasError
-from vidnas.genotype import Genotype
+from vidnas.errors import VidnasError
 from vidnas.search import ConstraintSpec, SearchConfig, Study, parse_budget, run_search
-from vidnas.spaces import SPACES, make_space
-from vidnas.strategies import STRATEGIES, TrialRecord, hypervolume, make_strategy, nondominated_sort
+from vidnas.spaces import make_space
 
 SYNTHETIC = "vidnas.search._synthetic:evaluate"
 FAST_RECIPE = dict(epochs=1, batch_size=8, optimizer="adamw", lr=3e-3, max_seconds=3)
-
-
-# ------------------------------------------------------------------------------------------- spaces
-
-
-@pytest.fixture(params=sorted(SPACES))
-def space(request: pytest.FixtureRequest):  # noqa: ANN201
-    return make_space(request.param, num_classes=6)
-
-
-def test_space_samples_are_valid_and_round_trip(space) -> None:  # noqa: ANN001
-    rng = random.Random(0)
-    for _ in range(6):
-        genotype = space.sample(rng)
-        assert space.validate(genotype) is genotype
-        genotype.check()
-        indices = space.to_indices(genotype)
-        assert len(indices) == len(space.choices())
-        assert all(0 <= i < len(c.options) for i, c in zip(indices, space.choices()))
-        assert space.from_indices(indices).fingerprint() == genotype.fingerprint()
-        values = space.encode(genotype)
-        assert space.encode(space.decode(values)) == space.canonical(values)
-        assert genotype.head.num_classes == 6
-
-
-def test_space_mutations_are_valid_named_and_change_something(space) -> None:  # noqa: ANN001
-    rng = random.Random(1)
-    used: set[str] = set()
-    parent = space.sample(rng)
-    for _ in range(25):
-        child, operators = space.mutate(parent, rng, count=rng.randint(1, 3))
-        assert child.fingerprint() != parent.fingerprint()
-        space.validate(child)
-        assert operators and set(operators) <= set(space.operators())
-        used.update(operators)
-        parent = child
-    assert len(used) >= min(3, len(space.operators()))
-
-
-def test_space_same_seed_same_trajectory(space) -> None:  # noqa: ANN001
-    def trajectory(seed: int) -> list[str]:
-        rng = random.Random(seed)
-        genotype = space.sample(rng)
-        out = [genotype.fingerprint()]
-        for _ in range(5):
-            genotype, _ = space.mutate(genotype, rng)
-            out.append(genotype.fingerprint())
-        return out
-
-    assert trajectory(3) == trajectory(3)
-    assert trajectory(3) != trajectory(4)
-
-
-def test_space_seeds_come_from_the_zoo(space) -> None:  # noqa: ANN001
-    seeds = space.seeds()
-    assert seeds, f"{space.name} has no zoo seed"
-    for genotype in seeds:
-        space.validate(genotype)
-
-
-def test_space_rejects_a_foreign_genotype() -> None:
-    tvn = make_space("tvn")
-    evanet = make_space("evanet")
-    with pytest.raises(GenotypeError, match="tvn_block"):
-        tvn.validate(evanet.sample(random.Random(0)))
-    # a TVN genotype whose block values are outside the grid does not round-trip
-    from vidnas.zoo import get_genotype
-
-    with pytest.raises(GenotypeError, match="round-trip"):
-        tvn.validate(get_genotype("tvn1").with_num_classes(8))
-
-
-def test_space_specific_structure() -> None:
-    movinet = make_space("movinet").sample(random.Random(2))
-    assert all(layer.causal for node in movinet.nodes for layer in node.layers if hasattr(layer, "causal") and layer.op == "bottleneck")
-    from vidnas.build import build_model
-
-    assert build_model(movinet).streaming_blockers() == []
-    assemble = make_space("assemblenet").sample(random.Random(3))
-    assert {s.name for s in assemble.input.streams} == {"rgb", "flow"}
-    assert any(len(n.inputs) > 1 and all(e.learnable and e.weight is None for e in n.inputs) for n in assemble.nodes)
-    evanet = make_space("evanet")
-    assert set(evanet.operators()) == {"add_branch", "remove_branch", "replace_branch", "change_conv_type", "change_temporal_size", "change_repeats", "change_pool"}
-    with pytest.raises(ValueError, match="odd"):
-        make_space("autox3d", width_factors=(0.5, 1.0))
-    with pytest.raises(VidnasError, match="unknown search space"):
-        make_space("nope")
-
-
-def test_assemblenet_guided_mutation_drops_weak_edges() -> None:
-    space = make_space("assemblenet")
-    genotype = space.sample(random.Random(5))
-    weights = {n.name: {e.source: (0.05 if i == 0 else 0.9) for i, e in enumerate(n.inputs)} for n in genotype.nodes if len(n.inputs) > 1}
-    assert weights
-    child, operators = space.guided_mutate(genotype, weights, random.Random(0), threshold=0.25, count=0)
-    assert operators[0].startswith("drop_weak_edges")
-    kept = {n.name: {e.source for e in n.inputs} for n in child.nodes}
-    for node, row in weights.items():
-        weak = [s for s, w in row.items() if w < 0.25]
-        assert not set(weak) & kept.get(node, set()) or len(row) == 1
-
-
-# --------------------------------------------------------------------------------------- strategies
-
-
-def _toy_fitness(space, genotype: Genotype) -> float:  # noqa: ANN001 - fraction of choices at option 0
-    indices = space.to_indices(genotype)
-    return sum(i == 0 for i in indices) / len(indices)
-
-
-def _run_strategy(name: str, space_name: str, seed: int, steps: int = 14) -> list[str]:
-    space = make_space(space_name)
-    options = {"population": 4} if name in ("evolution", "constrained", "guided", "pareto") else {}
-    strategy = make_strategy(name, space, seed=seed, budget=steps, **options)
-    out = []
-    for number in range(steps):
-        proposal = strategy.ask(number, random.Random(f"{seed}:{number}"))
-        genotype = proposal.genotype
-        space.validate(genotype)
-        fitness = _toy_fitness(space, genotype)
-        metrics = {}
-        if space_name == "assemblenet":
-            metrics["connection_weights"] = {n.name: {e.source: 0.1 + 0.8 * (k % 2) for k, e in enumerate(n.inputs)} for n in genotype.nodes if len(n.inputs) > 1}
-        strategy.tell(TrialRecord(number, genotype, "ok", fitness, {"accuracy": fitness, "latency_ms": float(len(genotype.nodes))}, metrics))
-        out.append(genotype.fingerprint())
-    return out
-
-
-@pytest.mark.parametrize("name", sorted(STRATEGIES))
-@pytest.mark.parametrize("space_name", sorted(SPACES))
-def test_every_strategy_runs_on_every_space_deterministically(name: str, space_name: str) -> None:
-    first = _run_strategy(name, space_name, seed=7)
-    assert first == _run_strategy(name, space_name, seed=7)
-    assert len(set(first)) >= len(first) // 2  # it explores
-
-
-def test_strategy_state_is_rebuilt_from_records() -> None:
-    space = make_space("tvn")
-    original = make_strategy("evolution", space, seed=1, budget=20, population=4)
-    for number in range(10):
-        genotype = original.ask(number, random.Random(f"1:{number}")).genotype
-        original.tell(TrialRecord(number, genotype, "ok", _toy_fitness(space, genotype)))
-    rebuilt = make_strategy("evolution", space, seed=1, budget=20, population=4)
-    for record in original.records:
-        rebuilt.tell(record)
-    assert original.ask(10, random.Random("1:10")).genotype.fingerprint() == rebuilt.ask(10, random.Random("1:10")).genotype.fingerprint()
-
-
-def test_evolution_mutation_schedule_anneals() -> None:
-    strategy = make_strategy("evolution", make_space("tvn"), budget=100, population=10, max_mutations=4)
-    assert strategy.mutations(10) == 4
-    assert strategy.mutations(55) in (2, 3)
-    assert strategy.mutations(100) == 1
-
-
-def test_probabilistic_strategy_concentrates_on_the_better_choice() -> None:
-    space = make_space("autox3d")
-    strategy = make_strategy("parsec", space, seed=0, samples=4, lr=1.0, temperature=0.05)
-    before = np.mean([p[0] for p in strategy.probabilities().values()])
-    for number in range(80):
-        genotype = strategy.ask(number, random.Random(number)).genotype
-        strategy.tell(TrialRecord(number, genotype, "ok", _toy_fitness(space, genotype)))
-    probabilities = strategy.probabilities()
-    after = np.mean([p[0] for p in probabilities.values()])
-    assert after > before + 0.25, (before, after)
-    assert sum(p[0] == max(p) for p in probabilities.values()) >= 0.8 * len(probabilities)
-
-
-def test_regularized_evolution_beats_random_on_a_toy_objective() -> None:
-    def best(name: str, seed: int) -> float:
-        space = make_space("autox3d")
-        strategy = make_strategy(name, space, seed=seed, budget=60, **({"population": 8} if name == "evolution" else {}))
-        for number in range(60):
-            genotype = strategy.ask(number, random.Random(f"{seed}:{number}")).genotype
-            strategy.tell(TrialRecord(number, genotype, "ok", _toy_fitness(space, genotype)))
-        return max(r.fitness for r in strategy.records)
-
-    assert np.mean([best("evolution", s) for s in range(3)]) > np.mean([best("random", s) for s in range(3)])
-
-
-def test_pareto_utilities() -> None:
-    points = [(1, 5), (2, 2), (5, 1), (3, 3), (6, 6)]
-    fronts = nondominated_sort(points)
-    assert fronts[0] == [0, 1, 2] and fronts[1] == [3] and fronts[2] == [4]
-    assert hypervolume([(1, 5), (2, 2), (5, 1)], (6, 6)) == pytest.approx(5 * 1 + 4 * 3 + 1 * 1 + 0)  # slices along y
-    assert hypervolume([(0.0, 0.0)], (1.0, 2.0)) == pytest.approx(2.0)
-    assert hypervolume([(0, 0, 0)], (1, 2, 3)) == pytest.approx(6.0)
-
-
-def test_pareto_strategy_keeps_a_front() -> None:
-    space = make_space("tvn")
-    strategy = make_strategy("pareto", space, seed=0, population=6, objectives=("accuracy", "latency_ms"))
-    rng = random.Random(0)
-    for number in range(12):
-        genotype = strategy.ask(number, random.Random(number)).genotype
-        strategy.tell(TrialRecord(number, genotype, "ok", rng.random(), {"accuracy": rng.random(), "latency_ms": rng.random()}))
-    ranked = strategy.ranked()
-    assert len(ranked) == 6 and ranked[0][1] == 0
-    assert [r for _, r, _ in ranked] == sorted(r for _, r, _ in ranked)
-
-
-def test_shared_weight_parsec_trains_a_supernet(tmp_path: Path) -> None:
-    import torch
-
-    space = make_space("autox3d", num_classes=3, frames=4, size=32, depths=((1,), (1, 2), (1,), (1,)))
-    strategy = make_strategy("parsec", space, seed=0, shared_weights=True, samples=2, supernet={"batch_size": 4, "warmup": 0.25})
-
-    class Clips(torch.utils.data.Dataset):
-        def __len__(self) -> int:
-            return 16
-
-        def __getitem__(self, i: int) -> dict:
-            g = torch.Generator().manual_seed(i)
-            return {"video": torch.randn(3, 4, 32, 32, generator=g), "label": i % 3}
-
-    summary = strategy.search_supernet(Clips(), Clips(), steps=6, state_dir=tmp_path)
-    assert summary["steps"] == 6 and "argmax" in summary
-    logits = [row.copy() for row in strategy.logits]
-    assert any(np.abs(row).sum() > 0 for row in logits)  # θ moved after the warm-up
-    assert (tmp_path / "supernet.json").is_file() and (tmp_path / "supernet.safetensors").is_file()
-    again = make_strategy("parsec", space, seed=0, shared_weights=True)
-    assert again.search_supernet(Clips(), Clips(), steps=6, state_dir=tmp_path)["resumed"] is True
-    assert all(np.allclose(a, b) for a, b in zip(again.logits, logits))
-    first = again.ask(0, random.Random(0))
-    assert first.origin == "argmax"
-    with pytest.raises(VidnasError, match="no weight-sharing supernet"):
-        make_strategy("parsec", make_space("tvn"), shared_weights=True)
-
-
-def test_supernet_fair_channel_selection_covers_every_filter_equally() -> None:
-    import torch
-
-    space = make_space("autox3d", num_classes=3, frames=2, size=16)
-    supernet = space.supernet(fair=True)
-    total = supernet.max_width[0]
-    counts = torch.zeros(total)
-    rng = random.Random(0)
-    for _ in range(3000):
-        width = rng.choice(space.widths[0])
-        counts[supernet._channels(width, total, rng, torch.device("cpu"))] += 1
-    frequency = counts / 3000
-    expected = np.mean(space.widths[0]) / total
-    assert float(frequency.min()) > expected - 0.05 and float(frequency.max()) < expected + 0.05
-    prefix = space.supernet(fair=False)._channels(space.widths[0][0], total, rng, torch.device("cpu"))
-    assert prefix.tolist() == list(range(space.widths[0][0]))
 
 
 # ------------------------------------------------------------------------------------------- engine
@@ -624,8 +376,8 @@ def test_budget_parsing() -> None:
 
 
 def test_latency_predictor_ops_match_exact_macs_and_save_load(tmp_path: Path) -> None:
-    from vidnas.build import build_model
     from vidnas.measure import LatencyPredictor, calibrate, count_macs, genotype_ops
+    from vidnas.network import build_model
 
     space = make_space("tvn")
     genotype = space.sample(random.Random(4))

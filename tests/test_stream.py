@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from genotype_strategies import bottlenecks, convs, squeeze_excites
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from strategies import bottlenecks, convs, squeeze_excites
 from vidnas import build_model, create_model
 from vidnas.errors import GenotypeError
 from vidnas.export import deploy_model

@@ -19,9 +19,9 @@ __all__ = [
 ]
 
 
-def build_model(genotype, **kwargs):  # noqa: ANN001, ANN003 - thin re-export, see vidnas.build.build_model
-    """Build an ``nn.Module`` from a genotype (imports torch lazily); see :func:`vidnas.build.build_model`."""
-    from vidnas.build import build_model as _build
+def build_model(genotype, **kwargs):  # noqa: ANN001, ANN003 - thin re-export, see vidnas.network.build_model
+    """Build an ``nn.Module`` from a genotype (imports torch lazily); see :func:`vidnas.network.build_model`."""
+    from vidnas.network import build_model as _build
 
     return _build(genotype, **kwargs)
 

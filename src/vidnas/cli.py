@@ -167,7 +167,7 @@ def show(
 def _network(source: str, weights: Optional[str], seed: int = 0):  # noqa: ANN202 - (network, WeightsInfo | None)
     """The network of a zoo name or genotype file, with a vidnas weights file loaded when given (every tensor
     checked; see `vidnas weights convert`)."""
-    from vidnas.build import build_model
+    from vidnas.network import build_model
 
     genotype = load(source)
     network = build_model(genotype, seed=seed)
@@ -608,9 +608,8 @@ def zoo_list(
 @friendly_errors
 def zoo_info(name: str = typer.Argument(..., help="Zoo model name.")) -> None:
     """A zoo model's paper, input, normalisation, reference numbers and their source (JSON)."""
-    from vidnas.zoo import model_info
-
     from vidnas.genotype._types import dumps_compact
+    from vidnas.zoo import model_info
 
     sys.stdout.write(dumps_compact(model_info(name).summary()) + "\n")
 
@@ -950,9 +949,9 @@ def latency_calibrate(
 ) -> None:
     """Measure sampled architectures and their ops on this device, fit the predictor, print its accuracy on
     held-out architectures (Spearman, MAPE) and how much faster than measuring it is."""
-    from vidnas.measure import calibrate
     from rich.progress import Progress
 
+    from vidnas.measure import calibrate
     from vidnas.spaces import make_space
 
     with Progress(console=errors, transient=True) as progress:

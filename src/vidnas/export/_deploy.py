@@ -300,7 +300,7 @@ def deploy_model(
         with torch_threads(threads):
             forms = _autotune(deployed, convs, _to_layout(example_input, fmt), repeats)
             forms, timings = _pick_whole_model(deployed, convs, example_input, repeats)
-    from vidnas.build._model import name_for_streaming
+    from vidnas.network._model import name_for_streaming
 
     name_for_streaming(deployed)  # replaced convs take their predecessors' state names
     deployed.deploy_report = {

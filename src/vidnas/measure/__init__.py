@@ -72,7 +72,7 @@ def profile(
 
     Counting runs on the meta device (no compute), so it is exact and instant at any input size.
     """
-    from vidnas.build import as_genotype, build_model
+    from vidnas.network import as_genotype, build_model
 
     genotype = as_genotype(genotype).with_input(frames=frames, size=size)
     with torch.device("meta"):

@@ -31,7 +31,7 @@ def main() -> None:
     request = json.loads(sys.stdin.read())
     import torch
 
-    from vidnas.build import build_model
+    from vidnas.network import build_model
 
     if request.get("threads"):
         torch.set_num_threads(int(request["threads"]))

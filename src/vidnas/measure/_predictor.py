@@ -14,7 +14,6 @@ import json
 import math
 import statistics
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -203,9 +202,8 @@ class LatencyPredictor:
 def _time_op(kind_spec: tuple[str, Any, Shape], device: str, threads: int | None, runs: int) -> float:
     import torch
 
-    from vidnas.build._builder import BuildContext, build_layer
-    from vidnas.genotype import NormSpec
     from vidnas.measure._timing import measure_latency
+    from vidnas.network._builder import BuildContext, build_layer
 
     _, spec, shape = kind_spec
     module, _ = build_layer(spec, shape, BuildContext(), "op")
@@ -249,8 +247,8 @@ def calibrate(
 
     from pydantic import TypeAdapter
 
-    from vidnas.build import build_model
     from vidnas.measure._timing import measure_latency
+    from vidnas.network import build_model
 
     if samples < 2 or held_out < 0 or op_samples < 0 or runs < 1 or rounds < 1:
         raise ValueError("calibrate: samples >= 2, held_out >= 0, op_samples >= 0, runs >= 1 and rounds >= 1 are required")

@@ -137,7 +137,7 @@ def measure_peak_memory(
     resident set before it — the allocator's whole footprint, not only live tensors.
     """
     if device.startswith("cuda"):
-        from vidnas.build import build_model
+        from vidnas.network import build_model
 
         model = build_model(genotype_json, seed=0).to(device).eval()
         inputs = _move(model.example_input(batch_size), torch.device(device), torch.contiguous_format, None)

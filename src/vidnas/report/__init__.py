@@ -75,7 +75,7 @@ def write_search_outputs(study: Any, out: str | Path, *, keep: int = 5) -> dict[
         (out / "best.json").write_text(ok[0].genotype.to_json() + "\n", encoding="utf-8")
     ensemble = None
     if len(ok) >= 2:  # EvaNet's recipe: an ensemble of the top *and* diverse architectures
-        from vidnas.build.ensemble import diverse_ensemble
+        from vidnas.network.ensemble import diverse_ensemble
 
         chosen = diverse_ensemble([(t.genotype, t.fitness) for t in ok], k=3, name=f"{study.name}_ensemble")
         ensemble = out / "ensemble.json"

@@ -28,7 +28,7 @@ class Constraint:
         metric = self.spec.metric
         if metric == "latency_ms" and self.predictor is not None:
             return round(self.predictor.predict(genotype), 4)
-        from vidnas.build import build_model
+        from vidnas.network import build_model
 
         if metric == "peak_memory_mb":
             from vidnas.measure import measure_peak_memory

@@ -617,8 +617,8 @@ class Search:
         """Batch-1 latency of every retrained model measured here, interleaved round by round once no training
         runs (the latency each run measured after training is taken at another moment of a machine whose speed
         drifts by tens of percent): median over ``rounds``. Stored in the study; the report compares these."""
-        from vidnas.build import build_model
         from vidnas.measure import measure_latency
+        from vidnas.network import build_model
 
         stored = json.loads(self.study.study.user_attrs.get("vidnas.final_latency", "{}"))
         if all(e["key"] in stored for e in entries):

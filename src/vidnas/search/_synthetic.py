@@ -47,9 +47,9 @@ def objective(genotype: Any, space: dict[str, Any] | None = None) -> float:
 
 
 def evaluate(payload: dict[str, Any]) -> dict[str, Any]:
-    from vidnas.build import build_model
     from vidnas.genotype import parse_genotype
     from vidnas.measure import count_macs, count_parameters
+    from vidnas.network import build_model
 
     started = time.perf_counter()
     faults, sleep = _faults()

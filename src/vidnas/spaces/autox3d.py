@@ -130,8 +130,8 @@ class AutoX3DSpace(SearchSpace):
         return self.canonical(values)
 
     def supernet(self, fair: bool = True):  # noqa: ANN201 - AutoX3DSupernet
-        """The weight-sharing supernet over this space (``vidnas.build.supernet``)."""
-        from vidnas.build.supernet import AutoX3DSupernet
+        """The weight-sharing supernet over this space (``vidnas.network.supernet``)."""
+        from vidnas.network.supernet import AutoX3DSupernet
 
         return AutoX3DSupernet(self, fair=fair)
 

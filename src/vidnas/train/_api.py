@@ -11,9 +11,9 @@ from typing import Any
 
 import torch
 
-from vidnas.build import as_genotype, build_model
 from vidnas.data import CachedClips, ClipCache, VideoClips, builtin_dataset, load_source
 from vidnas.errors import GenotypeError, VidnasError
+from vidnas.network import as_genotype, build_model
 from vidnas.train._checkpoint import load_weights, read_sidecar
 from vidnas.train._loop import Divergence, Trainer, evaluate
 from vidnas.train._recipe import Recipe

@@ -21,7 +21,6 @@ from vidnas.train._distributed import barrier, init_from_environment, shard
 from vidnas.train._metrics import classification_report, mean_average_precision, save_confusion_png
 from vidnas.train._recipe import Recipe
 
-
 EVAL_BATCH = {"cpu": 16, "cuda": 64}
 """Validation batch per device type. BatchNorm is frozen in evaluation, so only speed changes: on a GPU larger
 batches are faster, on a CPU smaller ones are (activations stay in cache; batch 64 cost 2.3x batch 16 per clip
@@ -32,7 +31,7 @@ def inference_form(model: nn.Module, device: torch.device) -> tuple[nn.Module, b
     """(network, channels_last): an inference copy of a vidnas network for validation (BatchNorm folded into the
     convolutions, iTGM kernels materialised; channels-last on CPU) — the same function, 1.2x faster on CPU over
     six TVN samples. Other modules are evaluated as they are."""
-    from vidnas.build._model import VidNet
+    from vidnas.network._model import VidNet
 
     if isinstance(model, torch.optim.swa_utils.AveragedModel):  # the EMA weights
         model = model.module

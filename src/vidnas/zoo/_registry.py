@@ -282,7 +282,7 @@ def create_model(
     ``freeze_backbone`` stops everything else from training. The loaded file's sidecar is kept as
     ``model.weights_info`` (label names via ``model.weights_info.names()``).
     """
-    from vidnas.build import build_model
+    from vidnas.network import build_model
 
     info = None
     if weights is not None:

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from genotype_strategies import genotypes
 from hypothesis import HealthCheck, assume, given, settings
 from torch import nn
 
-from strategies import genotypes
 from vidnas import build_model
 from vidnas.errors import GenotypeError
 from vidnas.genotype import Genotype, load_genotype, parse_genotype
@@ -142,8 +142,8 @@ def test_build_accepts_json_text_and_paths(example_path: Path) -> None:
 
 
 def test_temporal_ensemble_interleaves_frames_and_costs_one_model() -> None:
-    from vidnas.build.ensemble import temporal_ensemble
     from vidnas.measure import profile
+    from vidnas.network.ensemble import temporal_ensemble
     from vidnas.zoo import get_genotype
 
     single = get_genotype("movinet_a0")
@@ -163,7 +163,7 @@ def test_temporal_ensemble_interleaves_frames_and_costs_one_model() -> None:
 
 
 def test_diverse_selection_skips_near_duplicates() -> None:
-    from vidnas.build.ensemble import diverse_ensemble, genotype_distance, select_diverse
+    from vidnas.network.ensemble import diverse_ensemble, genotype_distance, select_diverse
     from vidnas.zoo import get_genotype
 
     a = get_genotype("x3d_xs")

@@ -7,9 +7,9 @@ from typing import Any
 
 import torch
 
-from vidnas.build._builder import BuildContext, build_layer, build_sequence
-from vidnas.build._model import EnsembleNet, VidNet
 from vidnas.genotype import AnyGenotype, Ensemble, Genotype, load_genotype, parse_genotype
+from vidnas.network._builder import BuildContext, build_layer, build_sequence
+from vidnas.network._model import EnsembleNet, VidNet
 from vidnas.ops import ClassifierHead, WeightedFusion
 from vidnas.ops.init import initialise
 

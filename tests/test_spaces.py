@@ -1,0 +1,59 @@
+"""Search spaces: the conformance suite (``vidnas.testing``) on every space, and each space's own structure."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from vidnas.errors import GenotypeError, VidnasError
+from vidnas.spaces import SPACES, make_space
+from vidnas.testing import SpaceConformance
+
+
+class TestEverySpace(SpaceConformance):
+    @pytest.fixture(params=sorted(SPACES))
+    def space(self, request: pytest.FixtureRequest):  # noqa: ANN201
+        return make_space(request.param, num_classes=self.num_classes)
+
+
+def test_space_rejects_a_foreign_genotype() -> None:
+    tvn = make_space("tvn")
+    evanet = make_space("evanet")
+    with pytest.raises(GenotypeError, match="tvn_block"):
+        tvn.validate(evanet.sample(random.Random(0)))
+    # a TVN genotype whose block values are outside the grid does not round-trip
+    from vidnas.zoo import get_genotype
+
+    with pytest.raises(GenotypeError, match="round-trip"):
+        tvn.validate(get_genotype("tvn1").with_num_classes(8))
+
+
+def test_space_specific_structure() -> None:
+    movinet = make_space("movinet").sample(random.Random(2))
+    assert all(layer.causal for node in movinet.nodes for layer in node.layers if hasattr(layer, "causal") and layer.op == "bottleneck")
+    from vidnas.network import build_model
+
+    assert build_model(movinet).streaming_blockers() == []
+    assemble = make_space("assemblenet").sample(random.Random(3))
+    assert {s.name for s in assemble.input.streams} == {"rgb", "flow"}
+    assert any(len(n.inputs) > 1 and all(e.learnable and e.weight is None for e in n.inputs) for n in assemble.nodes)
+    evanet = make_space("evanet")
+    assert set(evanet.operators()) == {"add_branch", "remove_branch", "replace_branch", "change_conv_type", "change_temporal_size", "change_repeats", "change_pool"}
+    with pytest.raises(ValueError, match="odd"):
+        make_space("autox3d", width_factors=(0.5, 1.0))
+    with pytest.raises(VidnasError, match="unknown search space"):
+        make_space("nope")
+
+
+def test_assemblenet_guided_mutation_drops_weak_edges() -> None:
+    space = make_space("assemblenet")
+    genotype = space.sample(random.Random(5))
+    weights = {n.name: {e.source: (0.05 if i == 0 else 0.9) for i, e in enumerate(n.inputs)} for n in genotype.nodes if len(n.inputs) > 1}
+    assert weights
+    child, operators = space.guided_mutate(genotype, weights, random.Random(0), threshold=0.25, count=0)
+    assert operators[0].startswith("drop_weak_edges")
+    kept = {n.name: {e.source for e in n.inputs} for n in child.nodes}
+    for node, row in weights.items():
+        weak = [s for s, w in row.items() if w < 0.25]
+        assert not set(weak) & kept.get(node, set()) or len(row) == 1
