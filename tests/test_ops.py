@@ -262,3 +262,20 @@ def test_pooling_a_window_longer_than_the_clip(mode: str) -> None:
     x = torch.randn(1, 2, 1, 4, 4)
     pool = Pool3d(mode, (3, 1, 1), (1, 1, 1))
     assert torch.allclose(pool(x), x)  # one real frame: max and padding-excluding average are the frame itself
+
+
+@pytest.mark.parametrize("kernel,dilation,groups,rule", [((3, 3, 3), 1, 1, "same"), ((5, 3, 3), 2, 4, "same"), ((3, 5, 5), 1, 8, "symmetric"), ((1, 3, 3), 1, 1, "same")])
+def test_window_conv_equals_conv3d_on_one_temporal_window(kernel, dilation, groups, rule) -> None:  # noqa: ANN001
+    """The streaming step's one-window conv as a 2D conv over stacked frames (used in exported step graphs)."""
+    from vidnas.ops.conv import padded_conv3d, window_conv
+
+    generator = torch.Generator().manual_seed(0)
+    window = (kernel[0] - 1) * dilation + 1
+    x = torch.randn(2, 8, window, 9, 10, generator=generator)
+    weight = torch.randn(16, 8 // groups, *kernel, generator=generator)
+    bias = torch.randn(16, generator=generator)
+    for stride in ((1, 1, 1), (1, 2, 2)):
+        expected = padded_conv3d(x, weight, bias, stride, (dilation, 1, 1), groups, rule, False, pad_time=False)
+        got = window_conv(x, weight, bias, stride, (dilation, 1, 1), groups, rule)
+        assert got.shape == expected.shape and expected.shape[2] == 1
+        assert torch.allclose(got, expected, atol=1e-5, rtol=1e-5)

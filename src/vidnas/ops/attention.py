@@ -21,6 +21,8 @@ def pointwise(conv: nn.Conv3d, z: torch.Tensor) -> torch.Tensor:
     """A 1×1×1 conv on a spatially pooled (B, C, T, 1, 1) tensor, run as a dense layer (one GEMM instead of a
     conv3d launch: the same numbers, counted as the same MACs)."""
     batch, channels, frames = z.shape[:3]
+    if frames == 1:  # a streaming step: no frame axis to move (an exported step graph keeps every transpose)
+        return F.linear(z.reshape(batch, channels), conv.weight.reshape(conv.out_channels, channels), conv.bias).reshape(batch, conv.out_channels, 1, 1, 1)
     flat = z.reshape(batch, channels, frames).transpose(1, 2)
     out = F.linear(flat, conv.weight.reshape(conv.out_channels, channels), conv.bias)
     return out.transpose(1, 2).reshape(batch, conv.out_channels, frames, 1, 1)
