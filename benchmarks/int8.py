@@ -48,6 +48,7 @@ def speed_rows(threads: int, folder: Path) -> list[dict]:
 def accuracy_row(threads: int, steps: int, folder: Path) -> dict:
     import csv
 
+    from vidnas.data import NORMALIZATION
     from vidnas.data._synth import synthesize
     from vidnas.runtime import int8_export
     from vidnas.search._baselines import simple_3d_cnn
@@ -63,7 +64,7 @@ def accuracy_row(threads: int, steps: int, folder: Path) -> dict:
     torch.set_num_threads(threads)
     trainer, _ = train_model(genotype, recipe=recipe, out_dir=None, data=str(paths["train"]), val=str(paths["val"]), classes=str(paths["classes"]))
     model = trainer.model.eval()
-    mean, std = [0.45] * 3, [0.225] * 3  # the training clips' normalisation (clip_dataset's default)
+    mean, std = (list(v) for v in NORMALIZATION)  # what the network was trained with
     root = paths["train"].parent
     with paths["train"].open(encoding="utf-8") as handle:
         train_videos = [root / row["path"] for row in csv.DictReader(handle)][::4]

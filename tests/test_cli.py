@@ -90,3 +90,16 @@ def test_installed_entry_point_runs() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["params"] == 3748031
+
+
+def test_a_genotype_file_is_streamed_and_calibrated_with_the_normalisation_it_was_trained_with() -> None:
+    import inspect
+
+    from vidnas.cli import _normalization
+    from vidnas.data import NORMALIZATION, CachedClips, VideoClips
+
+    assert _normalization("examples/movinet_a0_stream.json") == (list(NORMALIZATION[0]), list(NORMALIZATION[1]))
+    assert _normalization("movinet_a0_stream") == ([0.0, 0.0, 0.0], [1.0, 1.0, 1.0])  # a zoo model: its published one (TF MoViNet)
+    for clips in (VideoClips, CachedClips):  # what training reads clips with by default
+        parameters = inspect.signature(clips.__init__).parameters
+        assert (tuple(parameters["mean"].default), tuple(parameters["std"].default)) == NORMALIZATION

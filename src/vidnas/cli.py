@@ -276,13 +276,14 @@ def profile(
 
 
 def _normalization(source: str, stream: str = "rgb") -> tuple[list[float], list[float]]:
-    """The input normalisation of a zoo model (mean 0, std 1 for a genotype file)."""
+    """The input normalisation of a zoo model (a genotype file: the one `vidnas train` trains it with)."""
+    from vidnas.data import NORMALIZATION
     from vidnas.zoo import REGISTRY
 
     if source in REGISTRY and stream in REGISTRY[source].normalization:
         mean, std = REGISTRY[source].normalization[stream]
         return list(mean), list(std)
-    return [0.0, 0.0, 0.0], [1.0, 1.0, 1.0]
+    return list(NORMALIZATION[0]), list(NORMALIZATION[1])
 
 
 @app.command()

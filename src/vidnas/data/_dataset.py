@@ -30,6 +30,10 @@ from vidnas.data._decode import VideoError, VideoInfo, decode_frames, probe
 from vidnas.data._flow import optical_flow
 from vidnas.data._sources import Source
 
+NORMALIZATION = ((0.45, 0.45, 0.45), (0.225, 0.225, 0.225))
+"""(mean, std) of RGB clips scaled to [0, 1] for networks vidnas trains from scratch (training, evaluation,
+streaming and calibration of a genotype file all use it; zoo models have their published ones)."""
+
 log = logging.getLogger("vidnas.data")
 
 
@@ -141,8 +145,8 @@ class VideoClips(_ClipDataset):
         views: tuple[int, int] = (1, 1),
         hflip: bool = True,
         scale: tuple[float, float] = (0.25, 1.0),
-        mean: Sequence[float] = (0.45, 0.45, 0.45),
-        std: Sequence[float] = (0.225, 0.225, 0.225),
+        mean: Sequence[float] = NORMALIZATION[0],
+        std: Sequence[float] = NORMALIZATION[1],
         seed: int = 0,
         flow: str | None = None,
     ):
@@ -190,8 +194,8 @@ class CachedClips(_ClipDataset):
         views: tuple[int, int] = (1, 1),
         hflip: bool = True,
         scale: tuple[float, float] = (0.25, 1.0),
-        mean: Sequence[float] = (0.45, 0.45, 0.45),
-        std: Sequence[float] = (0.225, 0.225, 0.225),
+        mean: Sequence[float] = NORMALIZATION[0],
+        std: Sequence[float] = NORMALIZATION[1],
         seed: int = 0,
         flow: bool = False,
     ):
