@@ -275,11 +275,14 @@ def profile(
     console.print(f"[dim]{result.macs.convention}[/]", highlight=False)
 
 
-def _normalization(source: str, stream: str = "rgb") -> tuple[list[float], list[float]]:
-    """The input normalisation of a zoo model (a genotype file: the one `vidnas train` trains it with)."""
+def _normalization(source: str, info: Any = None, stream: str = "rgb") -> tuple[list[float], list[float]]:
+    """The input normalisation of a network: its weights file's (``info``) when it records one, else the zoo
+    model's published one, else (a genotype file) the one `vidnas train` trains it with."""
     from vidnas.data import NORMALIZATION
     from vidnas.zoo import REGISTRY
 
+    if info is not None and "mean" in info.preprocessing:
+        return list(info.preprocessing["mean"]), list(info.preprocessing["std"])
     if source in REGISTRY and stream in REGISTRY[source].normalization:
         mean, std = REGISTRY[source].normalization[stream]
         return list(mean), list(std)
@@ -323,9 +326,7 @@ def stream(
     selection = select_runtime(network, mode="stream", runtime=runtime, threads=threads, batch=len(videos), size=frame_size)
     errors.print(selection.summary(), highlight=False)
     network = selection.runtime
-    mean, std = _normalization(model)
-    if info is not None and "mean" in info.preprocessing:
-        mean, std = list(info.preprocessing["mean"]), list(info.preprocessing["std"])
+    mean, std = _normalization(model, info)
     names = info.names() if info is not None else None
     if weights is None:
         errors.print("[yellow]no --weights: the network's weights are random, so its classes mean nothing[/]", highlight=False)
@@ -337,7 +338,7 @@ def stream(
         return [{"class": c, "probability": round(p, 6)} | ({"name": label(c)} if names else {}) for c, p in top]
 
     if benchmark:
-        _stream_benchmark(network, videos, fps=fps, size=frame_size, mean=mean, std=std, max_frames=max_frames, threads=threads, as_json=as_json)
+        _stream_benchmark(network, videos, fps=fps, size=frame_size, mean=mean, std=std, max_frames=max_frames, as_json=as_json)
         return
     if len(videos) > 1:
         runner = MultiStream(network, size=frame_size)
@@ -369,7 +370,7 @@ def stream(
                 console.print(f"{output.time:8.2f}s  frame {output.frame:5d}  {output.fps:6.1f} fps  {ranked}", highlight=False)
 
 
-def _stream_benchmark(network, videos: list[str], *, fps, size: int, mean, std, max_frames, threads, as_json: bool) -> None:  # noqa: ANN001
+def _stream_benchmark(network, videos: list[str], *, fps, size: int, mean, std, max_frames, as_json: bool) -> None:  # noqa: ANN001
     """Decode every video's model frames first, then step the network over them (all videos as one batch),
     timing each step alone."""
     import statistics
@@ -457,9 +458,7 @@ def export(
         raise _fail("--val scores whole-clip graphs; export without --stream to measure accuracy")
     from vidnas.runtime import int8_export
 
-    mean, std = _normalization(model)
-    if info is not None and "mean" in info.preprocessing:
-        mean, std = list(info.preprocessing["mean"]), list(info.preprocessing["std"])
+    mean, std = _normalization(model, info)
     mode = "stream" if stream_step else "clip"
     report, int8_runtime, fp32_runtime = int8_export(network, out, calibrate, check=check or (), mode=mode, size=size, frames=frames,
                                                      mean=mean, std=std, threads=threads, method=method)

@@ -35,7 +35,7 @@ from vidnas.measure import torch_threads
 RUNTIMES = ("eager", "deploy", "onnxruntime", "torchscript")
 ONE_THREAD = "onnxruntime@1thread"
 """The onnxruntime session on one intra-op thread, also timed when more are allowed: overhead-bound graphs
-(the MoViNet-A0 streaming step: ~300 small nodes) ran faster on one of this machine's two cores (7.7 against
+(the MoViNet-A0 streaming step: a few hundred small nodes) ran faster on one of this machine's two cores (7.7 against
 9.8 ms/step) than split over both."""
 TOLERANCE = 1e-4
 """Largest accepted max |Δlogit| / max |logit| of a runtime against the eager network (fp32: BN folding and
@@ -378,11 +378,12 @@ def select_runtime(
 
     reference = reference_outputs()
     labels = list(names)
-    exported: dict[str, Path] = {}
     for name in labels:
         try:
             if name == ONE_THREAD:  # the same graph in a one-thread session
-                candidate = OnnxRuntime(model, 1, path=exported["onnxruntime"])
+                multi = built["onnxruntime"]
+                candidate = OnnxRuntime(model, 1, path=multi.path)
+                candidate._folder = multi._folder  # the graph's folder lives as long as either session
             else:
                 candidate = eager if name == "eager" else make_runtime(name, model, mode=mode, threads=threads, size=size, frames=frames)
             if mode == "clip":
@@ -405,7 +406,6 @@ def select_runtime(
             continue
         built[name] = candidate
         if name == "onnxruntime" and (threads or torch.get_num_threads()) > 1:
-            exported[name] = candidate.path
             labels.append(ONE_THREAD)  # small graphs often step faster on one thread than on several
         if mode == "clip":
             calls[name] = lambda c=candidate: c(example)

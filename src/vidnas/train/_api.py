@@ -87,7 +87,7 @@ def cached_sources(train: Any, val: Any, recipe: Recipe, genotype: Any, log: Any
 def clip_dataset(source: Any, recipe: Recipe, genotype: Any, *, train: bool, normalization: tuple[list[float], list[float]] | None = None) -> Any:
     """The recipe's clips of a source (decoded on the fly) or a cache (memory-mapped)."""
     frames, size, stride = clip_geometry(recipe, genotype)
-    mean, std = normalization or tuple(list(v) for v in NORMALIZATION)
+    mean, std = normalization or NORMALIZATION
     common = dict(frames=frames, size=size, frame_stride=stride, train=train, hflip=recipe.hflip, scale=recipe.scale, mean=mean, std=std, seed=recipe.seed)
     if not train:
         common["views"] = recipe.eval_views

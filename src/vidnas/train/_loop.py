@@ -3,6 +3,7 @@ without touching the loop; everything is seeded, and a run resumes exactly from 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -161,10 +162,7 @@ def evaluate(model: nn.Module, dataset: Dataset, *, batch_size: int | None = Non
             first = inputs if isinstance(inputs, torch.Tensor) else next(iter(inputs.values()))
             selection = select_runtime(model, mode="clip", runtime=runtime, batch=first.shape[0], frames=first.shape[2], size=tuple(first.shape[3:]))
             network = selection.runtime
-        if selection is not None:
-            with selection.runtime.running():
-                logits = network(inputs).float().cpu()
-        else:
+        with selection.runtime.running() if selection is not None else contextlib.nullcontext():
             logits = network(inputs).float().cpu()
         for row, index in enumerate(batch["index"].tolist()):
             sums[index] = sums.get(index, 0) + logits[row]
