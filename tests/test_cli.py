@@ -95,7 +95,7 @@ def test_installed_entry_point_runs() -> None:
 def test_a_genotype_file_is_streamed_and_calibrated_with_the_normalisation_it_was_trained_with() -> None:
     import inspect
 
-    from vidnas.cli import _normalization
+    from vidnas.cli._inputs import normalization as _normalization
     from vidnas.data import NORMALIZATION, CachedClips, VideoClips
 
     assert _normalization("examples/movinet_a0_stream.json") == (list(NORMALIZATION[0]), list(NORMALIZATION[1]))
@@ -103,3 +103,32 @@ def test_a_genotype_file_is_streamed_and_calibrated_with_the_normalisation_it_wa
     for clips in (VideoClips, CachedClips):  # what training reads clips with by default
         parameters = inspect.signature(clips.__init__).parameters
         assert (tuple(parameters["mean"].default), tuple(parameters["std"].default)) == NORMALIZATION
+
+
+def test_search_without_options_is_the_config_defaults() -> None:
+    """`vidnas search`'s defaults are SearchConfig's: no option of the command decides one by itself."""
+    from vidnas.cli._search import search_config
+    from vidnas.search import DEFAULT_LATENCY_MS, ConstraintSpec, SearchConfig
+
+    given = search_config()
+    assert given.model_dump(exclude={"seconds"}) == SearchConfig().model_dump(exclude={"seconds"})
+    assert given.seconds == 600 and given.trials is None
+    assert given.constraint == ConstraintSpec(limit=DEFAULT_LATENCY_MS)  # constrained without a limit: the default one
+    assert SearchConfig(strategy="constrained", constraint=None).constraint is None  # none, when asked for
+    assert SearchConfig(strategy="evolution").constraint is None
+    assert search_config(strategy="pareto").objectives == ["accuracy", "latency_ms", "peak_memory_mb"]
+    assert search_config(strategy="pareto", objectives="accuracy,macs").objectives == ["accuracy", "macs"]
+    assert search_config(max_macs=5e7).constraint == ConstraintSpec(metric="macs", limit=5e7)
+    assert search_config(latency_ms=8, predictor="p.json").constraint.source == "predicted"
+    assert search_config(rungs="off").rungs is None and search_config(rungs="50,150").rungs == [50, 150]
+    assert search_config(epochs=3).recipe == SearchConfig().recipe.model_copy(update={"epochs": 3})
+
+
+def test_search_options_are_checked_before_anything_runs(tmp_path: Path) -> None:
+    runner = CliRunner()
+    for args, message in ((["--latency-ms", "5", "--max-macs", "1e7"], "give one limit"), (["--rungs", "100,x"], "--rungs '100,x': expected whole numbers"),
+                          (["--final-retrain", "maybe"], "expected on or off"), (["--strategy-option", "population"], "expected KEY=VALUE")):
+        result = runner.invoke(app, ["search", "--out", str(tmp_path / "s"), *args])
+        assert result.exit_code == 2, result.output
+        assert message in result.output
+        assert not (tmp_path / "s").exists()

@@ -34,7 +34,7 @@ def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, search_home: Path) -> P
 
 def _config(**overrides) -> SearchConfig:  # noqa: ANN003
     settings = dict(space="autox3d", strategy="evolution", trials=9, executor="inprocess", strategy_options={"population": 3},
-                    rungs=[10, 20, 40], eta=3, final_retrain=False)
+                    rungs=[10, 20, 40], eta=3, final_retrain=False, constraint=None)
     settings.update(overrides)
     return SearchConfig(**settings)
 

@@ -28,7 +28,7 @@ FAST_RECIPE = dict(epochs=1, batch_size=8, optimizer="adamw", lr=3e-3, max_secon
 
 def _config(**overrides) -> SearchConfig:  # noqa: ANN003
     settings = dict(space="autox3d", strategy="evolution", trials=6, executor="inprocess", strategy_options={"population": 3},
-                    recipe=FAST_RECIPE, objectives=["accuracy", "latency_ms"], rungs=None, final_retrain=False)
+                    recipe=FAST_RECIPE, objectives=["accuracy", "latency_ms"], rungs=None, final_retrain=False, constraint=None)
     settings.update(overrides)
     return SearchConfig(**settings)
 

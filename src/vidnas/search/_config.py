@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from vidnas.errors import VidnasError
+from vidnas.search._executors import default_workers
 from vidnas.train import Recipe
 
 
@@ -41,6 +42,22 @@ class ConstraintSpec(BaseModel):
     source: Literal["measured", "predicted"] = "measured"
     predictor: str | None = None
 
+    @classmethod
+    def from_limits(cls, *, latency_ms: float | None = None, macs: float | None = None, params: float | None = None,
+                    peak_memory_mb: float | None = None, mode: str = "reject", predictor: str | None = None) -> ConstraintSpec | None:
+        """The one limit a user gave (None when none); a predictor file makes a latency limit predicted."""
+        given = [(m, v) for m, v in (("latency_ms", latency_ms), ("macs", macs), ("params", params), ("peak_memory_mb", peak_memory_mb)) if v is not None]
+        if len(given) > 1:
+            raise VidnasError("give one limit (--latency-ms, --max-macs, --max-params or --max-memory-mb)")
+        if not given:
+            return None
+        metric, limit = given[0]
+        return cls(metric=metric, limit=limit, mode=mode, source="predicted" if predictor and metric == "latency_ms" else "measured", predictor=predictor)
+
+
+DEFAULT_LATENCY_MS = 10.0
+"""The limit of the ``constrained`` strategy when none is given: batch-1 latency on the search device."""
+
 
 SEARCH_RECIPE = Recipe(epochs=10_000, batch_size=16, optimizer="adamw", lr=3e-3, weight_decay=0.01, warmup_epochs=0.05, scale=(0.8, 1.0), eval_every=10_000)
 """How every candidate, promotion and final retraining trains: AdamW, batch 16, a cosine schedule that always
@@ -52,7 +69,11 @@ class SearchConfig(BaseModel):
     rung, the top 1/``eta`` of each rung continue from their checkpoint to the next, and the pick is made at the
     highest rung (None: one evaluation per candidate with the recipe's own budget). ``final_*``: after the
     budget, the ``final_top_k`` candidates and the baselines are retrained from scratch ``final_seeds`` times
-    for ``final_steps`` steps (default: the last rung) with the same recipe and data."""
+    for ``final_steps`` steps (default: the last rung) with the same recipe and data.
+
+    Defaults that depend on other settings: ``constrained`` without a ``constraint`` gets the default
+    latency limit (``DEFAULT_LATENCY_MS``; pass ``constraint=None`` for none), ``pareto`` without
+    ``objectives`` optimises accuracy, latency and peak memory, and ``workers`` is one per device."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -80,7 +101,7 @@ class SearchConfig(BaseModel):
     cache: bool = True
     device: str = "cpu"
     threads: int | None = None
-    workers: Annotated[int, Field(ge=1)] = 1
+    workers: Annotated[int, Field(ge=1)] | None = None
     executor: Literal["inprocess", "local", "ray"] = "local"
     ray_address: str | None = None
     seed: int = 0
@@ -88,6 +109,25 @@ class SearchConfig(BaseModel):
     supernet_steps: Annotated[int, Field(ge=1)] | None = None
     keep_checkpoints: Annotated[int, Field(ge=0)] = 5
     candidate_timeout: Annotated[float, Field(gt=0)] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _strategy_defaults(cls, values: Any) -> Any:
+        if isinstance(values, dict):
+            strategy = values.get("strategy", "constrained")
+            if strategy == "constrained" and "constraint" not in values:
+                values = {**values, "constraint": ConstraintSpec(limit=DEFAULT_LATENCY_MS)}
+            if values.get("objectives") is None:  # not given
+                values = {k: v for k, v in values.items() if k != "objectives"}
+                if strategy == "pareto":
+                    values["objectives"] = ["accuracy", "latency_ms", "peak_memory_mb"]
+        return values
+
+    @model_validator(mode="after")
+    def _workers(self) -> SearchConfig:
+        if self.workers is None:
+            self.workers = default_workers(self.device, self.executor)
+        return self
 
     @field_validator("rungs")
     @classmethod

@@ -5,7 +5,7 @@ from vidnas.train._api import clip_dataset, clip_geometry, evaluate_candidate, e
 from vidnas.train._checkpoint import CheckpointError, read_sidecar, save_checkpoint
 from vidnas.train._loop import CheckpointHook, Divergence, EvaluationHook, Hook, JsonlHook, ProgressHook, Trainer, evaluate
 from vidnas.train._metrics import average_precision, classification_report, confusion_matrix, mean_average_precision, save_confusion_png, topk_correct
-from vidnas.train._recipe import Recipe
+from vidnas.train._recipe import Recipe, load_recipe
 
 __all__ = [
     "CheckpointError",
@@ -28,6 +28,7 @@ __all__ = [
     "evaluate_checkpoint",
     "evaluate_weights",
     "load_checkpoint",
+    "load_recipe",
     "mean_average_precision",
     "read_sidecar",
     "resolve_data",

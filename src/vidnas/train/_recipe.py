@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import json
+from pathlib import Path
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from vidnas.errors import VidnasError
 
 PositiveInt = Annotated[int, Field(ge=1)]
 
@@ -43,3 +47,24 @@ class Recipe(BaseModel):
 
     def to_json(self) -> str:
         return self.model_dump_json(indent=2)
+
+
+def load_recipe(path: str | Path | None = None, *, default: Recipe | None = None, overrides: dict[str, Any] | None = None) -> Recipe:
+    """A recipe: the JSON file at ``path`` (else ``default``, else ``Recipe()``) with ``overrides`` on top; a bad
+    file or value is one ``VidnasError`` naming the file and the field."""
+    from vidnas.genotype._io import errors_from_validation
+
+    if path is None:
+        settings = (default or Recipe()).model_dump()
+    else:
+        try:
+            settings = json.loads(Path(path).read_text(encoding="utf-8"))
+        except json.JSONDecodeError as error:
+            raise VidnasError(f"{path}: not valid JSON: {error.msg} at line {error.lineno} column {error.colno}") from None
+        if not isinstance(settings, dict):
+            raise VidnasError(f"{path}: a recipe is a JSON object of settings, got {type(settings).__name__}")
+    try:
+        return Recipe.model_validate({**settings, **(overrides or {})})
+    except ValidationError as error:
+        problems = "; ".join(f"{field or '<recipe>'}: {message}" for field, message in errors_from_validation(error))
+        raise VidnasError(f"{path or 'recipe options'}: {problems}") from None
