@@ -82,9 +82,10 @@ def test_seed_makes_weights_reproducible_without_touching_global_rng() -> None:
 
 def test_initialisation_follows_the_genotype() -> None:
     x3d = build_model(_small(Path(__file__).parents[1] / "examples" / "x3d_s.json"), seed=0)
-    zero_bns = [m for m in x3d.modules() if isinstance(m, nn.BatchNorm3d) and getattr(m, "zero_init", False)]
-    assert len(zero_bns) == 26  # the last BN of every X3D-S block starts at γ = 0
-    assert all(float(m.weight.detach().abs().sum()) == 0 for m in zero_bns)
+    zero_bns = [m for m in x3d.modules() if isinstance(m, nn.BatchNorm3d) and float(m.weight.detach().abs().sum()) == 0]
+    assert len(zero_bns) == 26  # the last BN of every X3D-S block starts at γ = 0, and no other
+    assert all(float(m.weight.detach().min()) == 1 for m in x3d.modules() if isinstance(m, nn.BatchNorm3d) and m not in zero_bns)
+    assert not any(hasattr(m, "zero_init") for m in x3d.modules())  # data given to the initialiser, not an attribute
     conv = x3d.nodes["backbone"][0].conv
     fan_out = conv.out_channels * 9
     assert abs(float(conv.weight.std()) - math.sqrt(2 / fan_out)) < 0.2 * math.sqrt(2 / fan_out)
@@ -178,3 +179,50 @@ def test_diverse_selection_skips_near_duplicates() -> None:
     assert len(ensemble.members) == 2
     with pytest.raises(Exception, match="an ensemble needs 2"):
         diverse_ensemble([(a, 0.9), (a_copy, 0.8)], k=2)
+
+
+# ------------------------------------------------------------------------------------- one layer walk
+
+
+def test_the_builder_has_a_module_for_every_layer_record() -> None:
+    from vidnas.genotype import COMPOSITES, FAMILY_BLOCKS, LAYER_TYPES, PRIMITIVES
+    from vidnas.genotype._layers import LAYER_OPS
+    from vidnas.network._builder import BUILDERS
+
+    assert set(BUILDERS) == set(LAYER_TYPES)
+    assert set(PRIMITIVES) | set(COMPOSITES) | set(FAMILY_BLOCKS) == set(LAYER_TYPES) and len(LAYER_TYPES) == len(LAYER_OPS) == 11
+
+
+@pytest.mark.parametrize("name", ["tvn1", "evanet_arch2_rgb", "assemblenet50", "movinet_a0", "movinet_a0_stream", "x3d_xs"])
+def test_the_walk_counts_what_the_builder_builds(name: str) -> None:
+    """The walk's convs (a (2+1)D conv as its two factors, a residual's shortcut as the builder makes it) hold
+    every multiply-accumulate of the built network but the head's, and its shortcut pools are the network's."""
+    from vidnas.measure import count_macs
+    from vidnas.measure._predictor import genotype_ops
+    from vidnas.ops import Pool3d
+    from vidnas.zoo import get_genotype
+
+    genotype = get_genotype(name)
+    model = build_model(genotype)
+    total = count_macs(model, model.example_input(1)).macs
+    ops = genotype_ops(genotype)
+    body = sum(macs for kind, _, _, _, macs, _ in ops if kind.startswith("conv") or kind == "se")
+    assert 0.97 * total < body <= total * (1 + 1e-9)  # the rest is the head (a few %, its hidden layer)
+    pools = [name for name, module in model.named_modules() if isinstance(module, Pool3d) and ".shortcut." in f"{name}."]
+    steps = [step for layer, shape in _top_layers(genotype) for step in _walk(layer, shape) if ".shortcut" in step.path and step.layer.op == "pool"]
+    assert len(pools) == len(steps)
+    if name.startswith("movinet"):
+        assert pools  # MoViNet's ResNet-D skips: average pool, then the 1x1x1 conv
+
+
+def _top_layers(genotype):  # noqa: ANN001, ANN202
+    from vidnas.measure._predictor import _layers_with_shapes
+
+    genotype.check()
+    return _layers_with_shapes(genotype)
+
+
+def _walk(layer, shape):  # noqa: ANN001, ANN202
+    from vidnas.genotype import walk
+
+    return walk(layer, shape)[0]

@@ -2,7 +2,9 @@
 
 from vidnas.genotype._io import load_genotype, parse_genotype, save_genotype, summary, summary_rows
 from vidnas.genotype._layers import (
+    COMPOSITES,
     FAMILY_BLOCKS,
+    LAYER_TYPES,
     PRIMITIVES,
     Act,
     Bottleneck,
@@ -16,14 +18,18 @@ from vidnas.genotype._layers import (
     Pool,
     Residual,
     SqueezeExcite,
+    Step,
     TVNBlock,
     infer_sequence,
+    walk,
 )
 from vidnas.genotype._network import AnyGenotype, Edge, Ensemble, Genotype, Head, InitSpec, InputSpec, Node, NormSpec, Stream
 from vidnas.genotype._types import Shape, make_divisible, output_size, pad_amounts
 
 __all__ = [
+    "COMPOSITES",
     "FAMILY_BLOCKS",
+    "LAYER_TYPES",
     "PRIMITIVES",
     "Act",
     "Bottleneck",
@@ -47,6 +53,7 @@ __all__ = [
     "Residual",
     "Shape",
     "SqueezeExcite",
+    "Step",
     "Stream",
     "TVNBlock",
     "infer_sequence",
@@ -58,4 +65,5 @@ __all__ = [
     "save_genotype",
     "summary",
     "summary_rows",
+    "walk",
 ]

@@ -14,7 +14,7 @@ it is pure arithmetic and runs before any tensor exists.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal, NamedTuple, Union, get_args
 
 from pydantic import Field
 
@@ -96,6 +96,25 @@ class Conv(Spec):
             return out // 2
         t, h, w = self.kernel
         return (t * h * w * in_channels * out) // (h * w * in_channels + t * out)
+
+    def factorised(self) -> bool:
+        """Whether this conv runs as two factors (a (2+1)D conv whose factors both have extent, or
+        ``keep_unit_factors``); otherwise it is one conv with its whole kernel."""
+        t, h, w = self.kernel
+        return self.type == "2plus1d" and (self.keep_unit_factors or (t > 1 and (h > 1 or w > 1)))
+
+    def factors(self, in_channels: int) -> list["Conv"]:
+        """A factorised conv as the two 3D convs it runs, in ``order`` ([] when it is one conv): the first to the
+        mid width with BN + ``mid_act``, the second with this conv's width, stride share, BN and activation."""
+        if not self.factorised():
+            return []
+        (t, h, w), (st, sh, sw), (dt, dh, dw) = self.kernel, self.stride, self.dilation
+        spatial = dict(kernel=(1, h, w), stride=(1, sh, sw), dilation=(1, dh, dw))
+        temporal = dict(kernel=(t, 1, 1), stride=(st, 1, 1), dilation=(dt, 1, 1), causal=self.causal)
+        first, second = (spatial, temporal) if self.order == "spatial_first" else (temporal, spatial)
+        return [Conv(out=self.mid_channels(in_channels), depthwise=self.depthwise, padding=self.padding, act=self.mid_act, **first),
+                Conv(out=self.out, depthwise=self.depthwise, padding=self.padding, norm=self.norm, act=self.act, bias=self.bias,
+                     zero_init_norm=self.zero_init_norm, **second)]
 
     def infer(self, shape: Shape, path: str) -> Shape:
         c_in = shape.channels
@@ -293,6 +312,20 @@ class Residual(Spec):
             return "identity" if shape_in == shape_out else "project"
         return self.shortcut
 
+    def shortcut_layers(self, shape_in: Shape, shape_out: Shape) -> list["Layer"]:
+        """What the shortcut runs, as layers ([] for identity): an optional average pool (``shortcut_pool``:
+        window stride + 1) then a 1×1×1 conv to the body's width with the body's remaining stride (+ BN). The
+        builder builds exactly these and the cost model counts exactly these."""
+        if self.shortcut_kind(shape_in, shape_out) == "identity":
+            return []
+        stride = self.total_stride()
+        layers: list[Layer] = []
+        if self.shortcut_pool and stride != ONE:
+            layers.append(Pool(mode="avg", kernel=tuple(s + 1 if s > 1 else 1 for s in stride), stride=stride))
+            stride = ONE
+        layers.append(Conv(out=shape_out.channels, stride=stride, norm=self.shortcut_norm))
+        return layers
+
     def infer(self, shape: Shape, path: str) -> Shape:
         out = infer_sequence(self.body, shape, f"{path}.body")
         kind = self.shortcut_kind(shape, out)
@@ -301,12 +334,7 @@ class Residual(Spec):
                 f"{path}.shortcut", f"an identity shortcut needs the body to keep the shape {shape}, it gives {out}"
             )
         if kind == "project":
-            stride = self.total_stride()
-            if self.shortcut_pool:
-                pool_kernel = tuple(s + 1 if s > 1 else 1 for s in stride)
-                projected = output_shape(shape, out.channels, pool_kernel, stride, ONE, "same", False, path, "shortcut")
-            else:
-                projected = output_shape(shape, out.channels, ONE, stride, ONE, "same", False, path, "shortcut")
+            projected = infer_sequence(self.shortcut_layers(shape, out), shape, f"{path}.shortcut")
             if projected != out:
                 raise GenotypeError(
                     f"{path}.shortcut",
@@ -656,11 +684,56 @@ Layer = Annotated[
 ]
 """Any layer of the language, tagged by its ``op`` field."""
 
-LAYER_OPS: frozenset[str] = frozenset(
-    ["conv", "pool", "se", "context_gate", "act", "norm", "residual", "branches", "bottleneck", "tvn_block", "evanet_module"]
-)
-PRIMITIVES = (Conv, Pool, SqueezeExcite, ContextGate, Act, Norm)
-FAMILY_BLOCKS = (Bottleneck, TVNBlock, EvaNetModule)
+LAYER_TYPES: tuple[type, ...] = get_args(get_args(Layer)[0])
+"""Every layer record of the language (the union above); each kind list below is derived from it."""
+LAYER_OPS: frozenset[str] = frozenset(t.model_fields["op"].default for t in LAYER_TYPES)
+COMPOSITES = (Residual, Branches)
+FAMILY_BLOCKS = tuple(t for t in LAYER_TYPES if issubclass(t, _FamilyBlock))
+PRIMITIVES = tuple(t for t in LAYER_TYPES if t not in COMPOSITES and t not in FAMILY_BLOCKS)
 
 Residual.model_rebuild()
 Branches.model_rebuild()
+
+
+# ---------------------------------------------------------------------------------------------------- walk
+
+
+class Step(NamedTuple):
+    """One primitive of a walked layer tree: the record, its input and output shapes, and where it sits."""
+
+    layer: "Layer"
+    shape: Shape
+    out: Shape
+    path: str
+
+
+def walk(layers: "Layer | list[Layer]", shape: Shape, path: str = "layer") -> tuple[list[Step], Shape]:
+    """The primitives a layer (or a list of layers) runs, in order, each at its input shape, and the output
+    shape: family blocks by their expansion, a residual's body then its shortcut (``shortcut_layers``) then its
+    sum (an ``act`` step: the add and the residual's activation), branches one after another. The one walk of
+    the layer tree: shape inference checks what it walks, the cost model and the latency predictor count it."""
+    steps: list[Step] = []
+    if isinstance(layers, list):
+        for index, layer in enumerate(layers):
+            inner, shape = walk(layer, shape, f"{path}[{index}]")
+            steps += inner
+        return steps, shape
+    layer = layers
+    if isinstance(layer, Conv) and layer.factorised():
+        out = layer.infer(shape, path)
+        return walk(layer.factors(shape.channels), shape, f"{path}<2plus1d>")[0], out
+    if isinstance(layer, PRIMITIVES):
+        out = layer.infer(shape, path)
+        return [Step(layer, shape, out, path)], out
+    if isinstance(layer, Residual):
+        steps, out = walk(list(layer.body), shape, f"{path}.body")
+        shortcut, _ = walk(layer.shortcut_layers(shape, out), shape, f"{path}.shortcut")
+        return steps + shortcut + [Step(Act(fn=layer.act or "identity"), out, out, f"{path}.sum")], out
+    if isinstance(layer, Branches):
+        for index, branch in enumerate(layer.branches):
+            steps += walk(list(branch), shape, f"{path}.branches[{index}]")[0]
+        return steps, layer.infer(shape, path)
+    if isinstance(layer, FAMILY_BLOCKS):
+        layer.check(shape, path)
+        return walk(layer.expansion(shape), shape, f"{path}<{layer.op}>")
+    raise TypeError(f"walk: no rule for layer {type(layer).__name__}")  # pragma: no cover - the union is closed

@@ -1,8 +1,8 @@
 """Latency prediction: a per-op lookup table measured on the target device plus a regressor over genotype
 features, calibrated on sampled architectures of a search space (``vidnas latency calibrate``).
 
-Ops are the language's primitives at their input shapes (a genotype is walked by pure shape arithmetic, no
-model is built). The table holds the measured time of every op signature seen during calibration; an op not in
+Ops are the language's primitives at their input shapes, as ``genotype.walk`` lists them (pure shape arithmetic,
+no model is built). The table holds the measured time of every op signature seen during calibration; an op not in
 the table is estimated by a per-kind log-linear model (log time ≈ a·log(1+MACs) + b·log(1+elements) + c) fitted to the table. The
 genotype-level regressor then corrects for what op sums miss (dispatch overhead, cache effects):
 latency ≈ w₀·Σ op times + w₁·#ops + w₂, fitted by least squares. Saved as JSON.
@@ -20,30 +20,26 @@ from typing import Any
 
 import numpy as np
 
-from vidnas.genotype import Genotype, Shape
+from vidnas.genotype import Genotype, Shape, walk
 from vidnas.genotype import _layers as L
 
 
 def _kind(spec: Any) -> str:
     if isinstance(spec, L.Conv):
-        if spec.type != "3d":
-            return f"conv_{spec.type}"
+        if spec.type == "itgm":
+            return "conv_itgm"
         return "conv_depthwise" if spec.depthwise else ("conv_pointwise" if tuple(spec.kernel) == (1, 1, 1) else "conv")
     return spec.op
 
 
 def _macs_and_elements(spec: Any, shape: Shape, out: Shape) -> tuple[float, float]:
+    """Multiply-accumulates and elements read + written of one walked primitive (a (2+1)D conv arrives as its
+    two factors, so every conv is one kernel over its own input)."""
     elements = float(shape.channels * shape.frames * shape.height * shape.width + out.channels * out.frames * out.height * out.width)
     positions = out.frames * out.height * out.width
     if isinstance(spec, L.Conv):
         kt, kh, kw = spec.kernel
-        groups = spec.group_count(shape.channels)
-        if spec.type == "2plus1d":
-            mid = spec.mid_channels(shape.channels)
-            macs = positions * (mid * (shape.channels // groups) * kh * kw + out.channels * (mid // max(1, groups if spec.depthwise else 1)) * kt)
-        else:
-            macs = positions * out.channels * (shape.channels // groups) * kt * kh * kw
-        return float(macs), elements
+        return float(positions * out.channels * (shape.channels // spec.group_count(shape.channels)) * kt * kh * kw), elements
     if isinstance(spec, L.Pool):
         return float(positions * out.channels * math.prod(spec.kernel)), elements
     return 0.0, elements
@@ -84,9 +80,10 @@ def _walk_layer(layer: Any, shape: Shape) -> tuple[tuple[OpRow, ...], Shape]:
     if found is None:
         if len(_LAYER_CACHE) > 50000:
             _LAYER_CACHE.clear()
-        rows: list[OpRow] = []
-        out = _ops(layer, shape, rows)
-        found = _LAYER_CACHE[key] = (tuple(rows), out)
+        steps, out = walk(layer, shape, "op")
+        rows = tuple((_kind(step.layer), f"{_json(step.layer)}@{step.shape.channels}x{step.shape.frames}x{step.shape.height}x{step.shape.width}",
+                      step.shape, step.out, *_macs_and_elements(step.layer, step.shape, step.out)) for step in steps)
+        found = _LAYER_CACHE[key] = (rows, out)
     return found
 
 
@@ -110,38 +107,6 @@ def _layers_with_shapes(genotype: Genotype) -> list[tuple[Any, Shape]]:
     return out
 
 
-def _ops(layer: Any, shape: Shape, rows: list[OpRow]) -> Shape:
-    """Append the primitive ops of ``layer`` at input ``shape`` to ``rows``; return its output shape (each
-    sub-layer's shape is inferred once)."""
-    if isinstance(layer, L.PRIMITIVES):
-        out = layer.infer(shape, "op")
-        macs, elements = _macs_and_elements(layer, shape, out)
-        signature = f"{_json(layer)}@{shape.channels}x{shape.frames}x{shape.height}x{shape.width}"
-        rows.append((_kind(layer), signature, shape, out, macs, elements))
-        return out
-    if isinstance(layer, L.Residual):
-        current = shape
-        for item in layer.body:
-            current = _ops(item, current, rows)
-        if layer.shortcut_kind(shape, current) != "identity":
-            stride = tuple(max(1, round(a / b)) for a, b in ((shape.frames, current.frames), (shape.height, current.height), (shape.width, current.width)))
-            _ops(L.Conv(out=current.channels, stride=stride), shape, rows)
-        _ops(L.Act(fn=layer.act or "identity"), current, rows)
-        return current
-    if isinstance(layer, L.Branches):
-        outs = []
-        for branch in layer.branches:
-            current = shape
-            for item in branch:
-                current = _ops(item, current, rows)
-            outs.append(current)
-        return outs[0].with_channels(sum(o.channels for o in outs) if layer.merge == "concat" else outs[0].channels)
-    current = shape  # family block
-    for item in layer.expansion(shape):
-        current = _ops(item, current, rows)
-    return current
-
-
 def genotype_ops(genotype: Genotype) -> list[OpRow]:
     """Every primitive op of a genotype at its input shape, node by node (fusion and head excluded)."""
     genotype.check()
@@ -157,6 +122,9 @@ class LatencyPredictor:
     weights: list[float] = field(default_factory=lambda: [1.0, 0.0, 0.0])  # on (Σ op ms, #ops, 1)
     space: str | None = None
     report: dict[str, Any] = field(default_factory=dict)
+    layer_costs: dict[Any, tuple[float, int]] = field(default_factory=dict, repr=False, compare=False)
+    """Memo: (layer, input shape) → (Σ predicted op ms, op count); filled by ``features`` once the table and the
+    kind models are fitted (``calibrate`` fits them first), not saved."""
 
     def op_ms(self, kind: str, signature: str, macs: float, elements: float) -> float:
         if signature in self.table:
@@ -166,7 +134,7 @@ class LatencyPredictor:
 
     def features(self, genotype: Genotype) -> list[float]:
         total, count = 0.0, 0
-        costs = self.__dict__.setdefault("_layer_costs", {})
+        costs = self.layer_costs
         for layer, shape in _layers_with_shapes(genotype):
             key = (_layer_key(layer), shape)
             cost = costs.get(key)
@@ -293,7 +261,7 @@ def calibrate(
         X = np.array([[m, e, 1.0] for m, e, _ in rows])
         y = np.array([t for _, _, t in rows])
         predictor.kind_models[kind] = np.linalg.lstsq(X, y, rcond=None)[0].tolist()
-    predictor.__dict__.pop("_layer_costs", None)  # op models just changed
+    predictor.layer_costs.clear()  # op models just changed
     X = np.array([predictor.features(g) for g in genotypes[:samples]])
     y = np.array(measured[:samples])
     predictor.weights = np.linalg.lstsq(X / y[:, None], np.ones(len(y)), rcond=None)[0].tolist()  # relative error
@@ -306,7 +274,7 @@ def calibrate(
         measure_latency(model, model.example_input(1), device=device, threads=threads, warmup=3, runs=10)
         measure_seconds.append(time.perf_counter() - started)
     clear_cache()
-    predictor.__dict__.pop("_layer_costs", None)
+    predictor.layer_costs.clear()
     started = time.perf_counter()
     predicted = [predictor.predict(g) for g in test]  # cold: no layer memoised
     cold_seconds = (time.perf_counter() - started) / max(1, len(test))

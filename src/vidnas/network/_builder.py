@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from typing import Any, Callable
 
 from torch import nn
 
@@ -22,9 +23,6 @@ from vidnas.ops import (
     make_activation,
 )
 
-ONE = (1, 1, 1)
-
-
 MAX_CHANNELS = 1 << 16
 MAX_LAYER_WEIGHTS = 1 << 27
 MAX_NETWORK_WEIGHTS = 1 << 29
@@ -38,6 +36,7 @@ class BuildContext:
     norm_momentum: float = 0.1
     norm_eps: float = 1e-5
     weights: list[int] = field(default_factory=lambda: [0])  # conv weights planned so far in this build
+    zero_init: list[nn.Module] = field(default_factory=list)  # the BNs whose scale starts at 0 (X3D's last BN of a block)
 
     def reserve(self, count: int, path: str, what: str) -> None:
         """Count ``count`` weights of the layer at ``path`` against the limits, before allocating them."""
@@ -49,7 +48,8 @@ class BuildContext:
 
     def batch_norm(self, channels: int, zero_init: bool = False) -> nn.BatchNorm3d:
         bn = nn.BatchNorm3d(channels, eps=self.norm_eps, momentum=self.norm_momentum)
-        bn.zero_init = zero_init  # read by vidnas.ops.init
+        if zero_init:
+            self.zero_init.append(bn)  # given to vidnas.ops.init.initialise
         return bn
 
 
@@ -59,8 +59,7 @@ def _conv(spec: g.Conv, shape: Shape, ctx: BuildContext, path: str) -> nn.Module
     t, h, w = spec.kernel
     ctx.reserve(out * (c_in // groups) * t * h * w, path, f"a {t}x{h}x{w} conv from {c_in} to {out} channels")
     parts: "OrderedDict[str, nn.Module]" = OrderedDict()
-    factorised = spec.type == "2plus1d" and (spec.keep_unit_factors or (t > 1 and (h > 1 or w > 1)))
-    if factorised:
+    if spec.factorised():
         mid = spec.mid_channels(c_in)
         parts["conv"] = Conv2Plus1d(
             c_in,
@@ -88,23 +87,56 @@ def _conv(spec: g.Conv, shape: Shape, ctx: BuildContext, path: str) -> nn.Module
     return nn.Sequential(parts)
 
 
-def _residual(spec: g.Residual, shape: Shape, ctx: BuildContext, path: str) -> tuple[nn.Module, Shape]:
+def _shortcut(layers: list[g.Layer], shape: Shape, ctx: BuildContext, path: str) -> nn.Module:
+    """The projection of a residual (``Residual.shortcut_layers``: an optional average pool, a 1×1×1 conv, its
+    BN) as one Sequential with the parts named pool / conv / norm (the names published weights map onto)."""
+    parts: "OrderedDict[str, nn.Module]" = OrderedDict()
+    for layer in layers:
+        if isinstance(layer, g.Pool):
+            parts["pool"] = Pool3d(layer.mode, layer.kernel, layer.stride, layer.padding, layer.causal)
+        else:
+            out = layer.out_channels(shape.channels)
+            ctx.reserve(shape.channels * out, path, f"a 1x1x1 shortcut from {shape.channels} to {out} channels")
+            parts["conv"] = Conv3d(shape.channels, out, layer.kernel, layer.stride)
+            if layer.norm:
+                parts["norm"] = ctx.batch_norm(out)
+        shape = layer.infer(shape, path)
+    return nn.Sequential(parts)
+
+
+def _residual(spec: g.Residual, shape: Shape, ctx: BuildContext, path: str) -> nn.Module:
     body, out = build_sequence(list(spec.body), shape, ctx, f"{path}.body")
-    kind = spec.shortcut_kind(shape, out)
-    shortcut: nn.Module | None = None
-    if kind == "project":
-        stride = spec.total_stride()
-        parts: "OrderedDict[str, nn.Module]" = OrderedDict()
-        if spec.shortcut_pool and stride != ONE:
-            parts["pool"] = Pool3d("avg", tuple(s + 1 if s > 1 else 1 for s in stride), stride)
-            stride = ONE
-        ctx.reserve(shape.channels * out.channels, f"{path}.shortcut", f"a 1x1x1 shortcut from {shape.channels} to {out.channels} channels")
-        parts["conv"] = Conv3d(shape.channels, out.channels, ONE, stride)
-        if spec.shortcut_norm:
-            parts["norm"] = ctx.batch_norm(out.channels)
-        shortcut = nn.Sequential(parts)
+    layers = spec.shortcut_layers(shape, out)
+    shortcut = _shortcut(layers, shape, ctx, f"{path}.shortcut") if layers else None
     act = make_activation(spec.act) if spec.act is not None else None
-    return Residual(body, shortcut, spec.rezero, spec.drop_path, act), out
+    return Residual(body, shortcut, spec.rezero, spec.drop_path, act)
+
+
+def _se(spec: g.SqueezeExcite, shape: Shape, ctx: BuildContext, path: str) -> nn.Module:
+    return SqueezeExcite(shape.channels, spec.hidden_width(shape.channels), spec.form, spec.causal, spec.act, spec.gate, spec.positional_encoding)
+
+
+def _branches(spec: g.Branches, shape: Shape, ctx: BuildContext, path: str) -> nn.Module:
+    modules = [build_sequence(list(branch), shape, ctx, f"{path}.branches[{i}]")[0] for i, branch in enumerate(spec.branches)]
+    return Branches(modules, spec.merge)
+
+
+def _family_block(spec: g.Layer, shape: Shape, ctx: BuildContext, path: str) -> nn.Module:
+    return build_sequence(spec.expansion(shape), shape, ctx, f"{path}<{spec.op}>")[0]
+
+
+BUILDERS: dict[type, Callable[[Any, Shape, BuildContext, str], nn.Module]] = {
+    g.Conv: _conv,
+    g.Pool: lambda spec, shape, ctx, path: Pool3d(spec.mode, spec.kernel, spec.stride, spec.padding, spec.causal),
+    g.SqueezeExcite: _se,
+    g.ContextGate: lambda spec, shape, ctx, path: ContextGating(shape.channels, spec.causal),
+    g.Act: lambda spec, shape, ctx, path: make_activation(spec.fn),
+    g.Norm: lambda spec, shape, ctx, path: ctx.batch_norm(shape.channels, spec.zero_init),
+    g.Residual: _residual,
+    g.Branches: _branches,
+    **{block: _family_block for block in g.FAMILY_BLOCKS},
+}
+"""The module of each layer record (``genotype.LAYER_TYPES``; a test checks that none is missing)."""
 
 
 def build_layer(spec: g.Layer, shape: Shape, ctx: BuildContext, path: str = "layer") -> tuple[nn.Module, Shape]:
@@ -113,36 +145,7 @@ def build_layer(spec: g.Layer, shape: Shape, ctx: BuildContext, path: str = "lay
     for what, channels in (("input", shape.channels), ("output", out.channels)):
         if channels > MAX_CHANNELS:
             raise GenotypeError(path, f"{channels:,} {what} channels; the builder allows at most {MAX_CHANNELS:,}")
-    if isinstance(spec, g.Conv):
-        return _conv(spec, shape, ctx, path), out
-    if isinstance(spec, g.Pool):
-        return Pool3d(spec.mode, spec.kernel, spec.stride, spec.padding, spec.causal), out
-    if isinstance(spec, g.SqueezeExcite):
-        module = SqueezeExcite(
-            shape.channels,
-            spec.hidden_width(shape.channels),
-            spec.form,
-            spec.causal,
-            spec.act,
-            spec.gate,
-            spec.positional_encoding,
-        )
-        return module, out
-    if isinstance(spec, g.ContextGate):
-        return ContextGating(shape.channels, spec.causal), out
-    if isinstance(spec, g.Act):
-        return make_activation(spec.fn), out
-    if isinstance(spec, g.Norm):
-        return ctx.batch_norm(shape.channels, spec.zero_init), out
-    if isinstance(spec, g.Residual):
-        return _residual(spec, shape, ctx, path)
-    if isinstance(spec, g.Branches):
-        modules = [build_sequence(list(branch), shape, ctx, f"{path}.branches[{i}]")[0] for i, branch in enumerate(spec.branches)]
-        return Branches(modules, spec.merge), out
-    if isinstance(spec, g.FAMILY_BLOCKS):
-        module, _ = build_sequence(spec.expansion(shape), shape, ctx, f"{path}<{spec.op}>")
-        return module, out
-    raise TypeError(f"no builder for layer {type(spec).__name__}")  # pragma: no cover - the union is closed
+    return BUILDERS[type(spec)](spec, shape, ctx, path), out
 
 
 def build_sequence(layers: list[g.Layer], shape: Shape, ctx: BuildContext, path: str = "layers") -> tuple[nn.Module, Shape]:
