@@ -448,3 +448,20 @@ def test_cli_search_errors_are_specific(tmp_path: Path) -> None:
     assert not (tmp_path / "none.db").exists()  # reading a report never creates a database
     two_limits = _vidnas("search", "--out", str(tmp_path), "--latency-ms", "5", "--max-macs", "1e6")
     assert two_limits.returncode == 2 and "one limit" in two_limits.stderr
+
+
+def test_candidate_records_at_the_executor_boundary() -> None:
+    from vidnas.search import CandidateResult, CandidateTask
+    from vidnas.train import Recipe
+
+    genotype = make_space("tvn").sample(random.Random(0))
+    task = CandidateTask(genotype=genotype.model_dump(mode="json"), recipe=Recipe(frames=4, size=16, frame_stride=3), steps=100)
+    assert (task.recipe.frames, task.recipe.size, task.recipe.frame_stride) == (None, None, None)  # the genotype's input rules
+    assert CandidateTask.model_validate(json.loads(json.dumps(task.payload()))) == task
+    with pytest.raises(ValueError, match="stepz"):
+        CandidateTask.model_validate(task.payload() | {"stepz": 3})
+    ok = CandidateResult.read({"status": "ok", "map": 0.4, "macs": 12, "worker_pid": 7})
+    assert ok.ok and ok.accuracy == 0.4 and ok.metrics() == {"accuracy": 0.4, "map": 0.4, "macs": 12} and ok.worker_pid == 7
+    bad = CandidateResult.read({"status": "ok", "accuracy": "high"})
+    assert not bad.ok and bad.status == "failed" and "accuracy" in bad.reason
+    assert not CandidateResult.read({"status": "failed", "reason": "worker died"}).ok

@@ -85,7 +85,7 @@ def _build_network(genotype: Genotype) -> VidNet:
     )
     model = VidNet(genotype, shapes, nodes, fusions, head)
     init = genotype.init
-    initialise(model, init.distribution, init.mode, init.gain, init.dense_std)
+    initialise(model, init.distribution, init.mode, init.gain, init.dense_std, zero_init=ctx.zero_init)
     return model
 
 

@@ -7,7 +7,7 @@ from torch import nn
 
 from vidnas.genotype import Genotype, Shape
 from vidnas.ops import ClassifierHead, ContextGating, ITGMConv3d, Pool3d, SqueezeExcite, WeightedFusion
-from vidnas.stream._context import NotStreamableError, streaming
+from vidnas.ops._state import NotStreamableError, streaming
 
 
 class VidNet(nn.Module):

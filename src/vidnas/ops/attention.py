@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from vidnas.ops.activation import make_activation
-from vidnas.stream._context import NotStreamableError, current, running_sum
+from vidnas.ops._state import NotStreamableError, current, running_sum
 
 
 def cumulative_mean(x: torch.Tensor) -> torch.Tensor:

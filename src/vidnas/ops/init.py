@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
 import torch
 from torch import nn
@@ -25,8 +26,9 @@ def _fill(weight: torch.Tensor, distribution: str, std: float) -> None:
 
 
 @torch.no_grad()
-def initialise(model: nn.Module, distribution: str, mode: str, gain: float, dense_std: float) -> None:
-    """Conv kernels ~ (truncated) N(0, gain/fan); BN γ=1 (0 where marked ``zero_init``), β=0; dense N(0, dense_std²)."""
+def initialise(model: nn.Module, distribution: str, mode: str, gain: float, dense_std: float, zero_init: Iterable[nn.Module] = ()) -> None:
+    """Conv kernels ~ (truncated) N(0, gain/fan); BN γ=1 (0 for the BNs in ``zero_init``), β=0; dense N(0, dense_std²)."""
+    zeroed = {id(module) for module in zero_init}
     for module in model.modules():
         if isinstance(module, nn.Conv3d):
             _fill(module.weight, distribution, _std(module.weight, mode, gain))
@@ -36,7 +38,7 @@ def initialise(model: nn.Module, distribution: str, mode: str, gain: float, dens
             module.reset_parameters(conv_std=_std(module.spatial, mode, gain))
             _fill(module.spatial, distribution, _std(module.spatial, mode, gain))
         elif isinstance(module, nn.modules.batchnorm._BatchNorm):
-            nn.init.constant_(module.weight, 0.0 if getattr(module, "zero_init", False) else 1.0)
+            nn.init.constant_(module.weight, 0.0 if id(module) in zeroed else 1.0)
             nn.init.zeros_(module.bias)
         elif isinstance(module, nn.Linear):
             nn.init.normal_(module.weight, 0.0, dense_std)

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from vidnas.ops.padding import apply_pads, is_symmetric, window_pads
-from vidnas.stream._context import NotStreamableError, current, stream_key, temporal_buffer
+from vidnas.ops._state import NotStreamableError, current, stream_key, temporal_buffer
 
 Triple = tuple[int, int, int]
 

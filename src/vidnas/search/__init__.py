@@ -6,11 +6,11 @@ from __future__ import annotations
 from vidnas.search._config import DEFAULT_LATENCY_MS, ConstraintSpec, SearchConfig, parse_budget
 from vidnas.search._constraint import Constraint
 from vidnas.search._engine import Search, SearchResult, prepare_data, run_search
-from vidnas.search._evaluate import evaluate_payload
+from vidnas.search._evaluate import CandidateResult, CandidateTask, evaluate_payload
 from vidnas.search._executors import DEFAULT_EVALUATOR, InProcessExecutor, LocalExecutor, RayExecutor, make_executor
 from vidnas.search._study import StoredTrial, Study
 
 __all__ = [
     "SearchConfig", "ConstraintSpec", "DEFAULT_LATENCY_MS", "parse_budget", "Constraint", "Search", "SearchResult", "run_search", "prepare_data",
-    "evaluate_payload", "DEFAULT_EVALUATOR", "InProcessExecutor", "LocalExecutor", "RayExecutor", "make_executor", "Study", "StoredTrial",
+    "evaluate_payload", "CandidateTask", "CandidateResult", "DEFAULT_EVALUATOR", "InProcessExecutor", "LocalExecutor", "RayExecutor", "make_executor", "Study", "StoredTrial",
 ]

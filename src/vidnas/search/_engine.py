@@ -20,6 +20,7 @@ from vidnas.errors import GenotypeError, VidnasError
 from vidnas.genotype import Genotype
 from vidnas.search._config import SearchConfig
 from vidnas.search._constraint import Constraint
+from vidnas.search._evaluate import CandidateResult, CandidateTask
 from vidnas.search._executors import DEFAULT_EVALUATOR, make_executor
 from vidnas.search._study import StoredTrial, Study, current
 from vidnas.spaces import SearchSpace, make_space
@@ -145,8 +146,6 @@ def _objectives(metrics: dict[str, Any]) -> dict[str, float]:
     return {k: float(v) for k, v in metrics.items() if k in ("accuracy", "latency_ms", "peak_memory_mb", "macs", "params") and isinstance(v, (int, float))}
 
 
-KEEP_METRICS = ("accuracy", "top1", "top5", "map", "p_true", "val_clips", "val_loss", "train_loss", "train_seconds", "val_seconds", "steps", "planned_steps", "train_fraction", "work_fraction",
-                "params", "macs", "latency_ms", "peak_memory_mb", "connection_weights", "wall_seconds", "loss_curve")
 TIE_BREAK = 1e-4
 """Fitness = accuracy + TIE_BREAK × mean true-class probability: validation accuracy ranks, the continuous
 probability only breaks ties (it can never outweigh one clip of a 1024-clip validation split)."""
@@ -291,12 +290,12 @@ class Dispatcher:
     def free(self) -> bool:
         return len(self.running) < self.slots
 
-    def submit(self, job: Job, payload: dict[str, Any]) -> None:
-        self.executor.submit(job.key, payload)
+    def submit(self, job: Job, task: CandidateTask) -> None:
+        self.executor.submit(job.key, task.payload())  # serialised here, once
         self.running[job.key] = job
 
-    def collect(self, timeout: float) -> list[tuple[Job, dict[str, Any]]]:
-        return [(self.running.pop(key), result) for key, result in self.executor.wait(timeout=timeout)]
+    def collect(self, timeout: float) -> list[tuple[Job, CandidateResult]]:
+        return [(self.running.pop(key), CandidateResult.read(result)) for key, result in self.executor.wait(timeout=timeout)]
 
     def rungs_running(self) -> set[tuple[int, int]]:
         return {(j.candidate, j.rung) for j in self.running.values() if j.final is None}
@@ -335,7 +334,7 @@ class Search:
                     job = self.next_job()
                     if job is None:
                         break
-                    self.dispatcher.submit(job, self.payload(job))
+                    self.dispatcher.submit(job, self.task(job))
                 if not self.dispatcher.running:
                     break
                 for job, result in self.dispatcher.collect(timeout=0.5):
@@ -526,43 +525,41 @@ class Search:
     def checkpoint(self, number: int) -> Path:
         return (self.out / "checkpoints" / f"trial_{number:04d}").resolve()
 
-    def payload(self, job: Job, seed: int | None = None) -> dict[str, Any]:
+    def task(self, job: Job, seed: int | None = None) -> CandidateTask:
         config = self.config
         recipe = config.recipe if seed is None else config.recipe.model_copy(update={"seed": seed})
         if job.final is not None:
             steps, folder = config.retrain_steps(), (self.out / "final" / job.final).resolve()
         else:
             steps, folder = (config.rungs[job.rung] if config.rungs else None), self.checkpoint(job.key)
-        payload = {
-            "genotype": json.loads(job.attrs["genotype"]), "recipe": recipe.model_dump(mode="json"), "data": self.train, "val": self.val,
-            "device": config.device, "threads": self.worker_threads if config.executor != "inprocess" else config.threads,
-            "peak_memory": "peak_memory_mb" in config.objectives and job.rung == 0, "checkpoint": str(folder),
-            "latency": job.rung == 0, "steps": steps,
-        }
         source = job.attrs.get("resume_from")
-        if source is not None and (self.checkpoint(source) / "final.json").is_file():
-            payload["resume_from"] = str(self.checkpoint(source))  # else (checkpoint gone) the rung trains from scratch
-        return payload
+        resume = source is not None and (self.checkpoint(source) / "final.json").is_file()  # else (checkpoint gone) the rung trains from scratch
+        return CandidateTask(
+            genotype=json.loads(job.attrs["genotype"]), recipe=recipe, data=self.train, val=self.val, device=config.device,
+            threads=self.worker_threads if config.executor != "inprocess" else config.threads,
+            peak_memory="peak_memory_mb" in config.objectives and job.rung == 0, checkpoint=str(folder), latency=job.rung == 0, steps=steps,
+            resume_from=str(self.checkpoint(source)) if resume else None,
+        )
 
-    def record(self, job: Job, result: dict[str, Any]) -> None:
+    def record(self, job: Job, result: CandidateResult) -> None:
         if job.final is not None:
             self._record_final(job, result)
             return
-        status = "ok" if result.get("status") == "ok" and result.get("accuracy") is not None else "failed"
-        metrics = {k: result[k] for k in KEEP_METRICS if k in result and result[k] is not None}
+        status = "ok" if result.ok else "failed"
+        metrics = result.metrics()
         if job.rung > 0:  # a promotion measures no cost again: carry the candidate's own
             first = self.ledger.first[job.candidate].metrics
             metrics.update({k: first[k] for k in ("latency_ms", "peak_memory_mb", "macs", "params") if k in first and k not in metrics})
         fitness = score(metrics) if status == "ok" else None
         if status == "ok" and fitness is None:
-            status, result["reason"] = "failed", "accuracy is not finite"
+            status, result.reason = "failed", "accuracy is not finite"
         if fitness is not None and self.constraint is not None:
             fitness = self.constraint.penalised(fitness, job.attrs.get("cost"))
         job.attrs.update(metrics=metrics, fitness=fitness, elapsed_end=round(self.elapsed(), 3), steps=metrics.get("steps"))
         if status != "ok":
-            job.attrs["reason"] = result.get("reason", "unknown failure")
-        if result.get("wall_seconds") and job.rung == 0:
-            self.durations.append(result["wall_seconds"])
+            job.attrs["reason"] = result.reason or "unknown failure"
+        if result.wall_seconds and job.rung == 0:
+            self.durations.append(result.wall_seconds)
         self.ledger.finish(job, status, job.attrs, self._values(metrics, fitness) if status == "ok" else None)
         self.study.set_elapsed(self.elapsed())
         if self.progress:
@@ -608,7 +605,7 @@ class Search:
                          "seed": seed}
                 job = Job(FINAL_KEYS + len(self._final_keys), genotype, attrs, final=key)
                 self._final_keys.append(key)
-                self.dispatcher.submit(job, self.payload(job, seed=seed))
+                self.dispatcher.submit(job, self.task(job, seed=seed))
             for job, result in self.dispatcher.collect(timeout=0.5):
                 self._record_final(job, result)
         self.final_latencies(entries)
@@ -632,10 +629,10 @@ class Search:
         self.study.set_attr("vidnas.final_latency", json.dumps(stored))
         return stored
 
-    def _record_final(self, job: Job, result: dict[str, Any]) -> None:
-        metrics = {k: result[k] for k in KEEP_METRICS if k in result and result[k] is not None and k != "loss_curve"}
-        entry = dict(job.attrs["entry"], genotype=job.attrs["genotype"], seed=job.attrs["seed"], status=result.get("status", "failed"),
-                     reason=result.get("reason"), metrics=metrics)
+    def _record_final(self, job: Job, result: CandidateResult) -> None:
+        metrics = {k: v for k, v in result.metrics().items() if k != "loss_curve"}
+        entry = dict(job.attrs["entry"], genotype=job.attrs["genotype"], seed=job.attrs["seed"], status=result.status,
+                     reason=result.reason, metrics=metrics)
         self.study.set_final(job.final, entry)
         if self.progress:
             self.progress.final_done()

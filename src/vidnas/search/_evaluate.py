@@ -1,26 +1,114 @@
-"""The evaluation function of a search: genotype + recipe → metrics, a pure function of its JSON payload, so it
-runs the same in this process, in a worker process or on a Ray node."""
+"""The evaluation of one candidate, as typed records at the executor boundary: the engine builds a
+``CandidateTask``, the dispatcher serialises it once (JSON: the same in this process, in a worker process or on
+a Ray node), the evaluator (``module:function``, default ``evaluate_payload``) turns it into metrics, and the
+engine reads them back once as a ``CandidateResult``."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, field_validator
+
+from vidnas.train import Recipe
+
+
+class CandidateTask(BaseModel):
+    """One evaluation. ``genotype``: its JSON form; ``recipe``: how it trains, with the clip geometry (frames,
+    size, frame stride) left to the genotype's input, so a space's input-resolution choices are trained as
+    specified; ``data`` / ``val``: the search's clip stores (or sources); ``steps``: train to this many steps
+    (a rung; None: the recipe's own budget), continuing from ``resume_from`` (the previous rung's checkpoint
+    folder) and writing ``checkpoint``; ``latency`` / ``peak_memory``: measure them too (the first rung only)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    genotype: dict[str, Any]
+    recipe: Recipe
+    data: Any = None
+    val: Any = None
+    device: str = "cpu"
+    threads: int | None = None
+    latency: bool = True
+    peak_memory: bool = False
+    checkpoint: str | None = None
+    steps: int | None = None
+    resume_from: str | None = None
+
+    @field_validator("recipe")
+    @classmethod
+    def _geometry_from_the_genotype(cls, recipe: Recipe) -> Recipe:
+        return recipe.model_copy(update={"frame_stride": None, "frames": None, "size": None})
+
+    def payload(self) -> dict[str, Any]:
+        """The JSON form an executor carries."""
+        return self.model_dump(mode="json")
+
+
+class CandidateResult(BaseModel):
+    """What an evaluation gave: ``status`` ok (with ``accuracy``: top-1, or mAP for multi-label data) or failed
+    (with ``reason``: the evaluator's error, a dead worker, a timeout); the metrics the search keeps (declared
+    below) and anything else an evaluator reports."""
+
+    model_config = ConfigDict(extra="allow")
+
+    status: Literal["ok", "failed"] = "failed"  # of strategies.STATUSES: how an evaluation ends
+    reason: str | None = None
+    accuracy: float | None = None
+    top1: float | None = None
+    top5: float | None = None
+    map: float | None = None
+    p_true: float | None = None
+    val_clips: int | None = None
+    val_loss: float | None = None
+    train_loss: float | None = None
+    train_seconds: float | None = None
+    val_seconds: float | None = None
+    steps: int | None = None
+    planned_steps: int | None = None
+    train_fraction: float | None = None
+    work_fraction: float | None = None
+    params: int | None = None
+    macs: int | float | None = None
+    latency_ms: float | None = None
+    peak_memory_mb: float | None = None
+    connection_weights: Any = None
+    wall_seconds: float | None = None
+    loss_curve: list[Any] | None = None
+
+    @classmethod
+    def read(cls, raw: dict[str, Any]) -> CandidateResult:
+        """The record of an evaluator's (or executor's) JSON result; one that does not fit is a failure that says why."""
+        from pydantic import ValidationError
+
+        try:
+            result = cls.model_validate(raw)
+        except ValidationError as error:
+            return cls(reason=f"the evaluator's result does not fit: {error.errors()[0]['loc']}: {error.errors()[0]['msg']}")
+        if result.status == "ok" and result.accuracy is None:
+            result.accuracy = result.top1 if result.top1 is not None else result.map
+        return result
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok" and self.accuracy is not None
+
+    def metrics(self) -> dict[str, Any]:
+        """The declared metrics that were measured (None left out)."""
+        return {k: v for k in METRICS if (v := getattr(self, k)) is not None}
+
+
+METRICS = tuple(name for name in CandidateResult.model_fields if name not in ("status", "reason"))
+"""The metrics a search keeps of every evaluation, in the study."""
 
 
 def evaluate_payload(payload: dict[str, Any]) -> dict[str, Any]:
-    """payload: genotype (dict), recipe (dict), data, val, device, threads, peak_memory, checkpoint, steps (train to
-    this many steps: a rung), resume_from (the previous rung's checkpoint folder to continue).
-    The clip sampling follows the genotype's input (frames, size, frame stride), so input-resolution choices
-    of a space are trained as they are specified."""
-    from vidnas.train import Recipe
+    """The default evaluator: a ``CandidateTask``'s JSON → the JSON of its ``CandidateResult`` (training and
+    validation by ``train.evaluate_candidate``, on the search's clip stores)."""
     from vidnas.train._api import evaluate_candidate
 
-    genotype = payload["genotype"]
-    recipe = Recipe.model_validate(payload["recipe"])
-    recipe = recipe.model_copy(update={"frame_stride": None, "frames": None, "size": None})
+    task = CandidateTask.model_validate(payload)
     result = evaluate_candidate(
-        genotype, recipe, data=payload.get("data"), val=payload.get("val"), latency=payload.get("latency", True),
-        device=payload.get("device", "cpu"), threads=payload.get("threads"), peak_memory=payload.get("peak_memory", False),
-        checkpoint=payload.get("checkpoint"), steps=payload.get("steps"), resume_from=payload.get("resume_from"),
+        task.genotype, task.recipe, data=task.data, val=task.val, latency=task.latency, device=task.device, threads=task.threads,
+        peak_memory=task.peak_memory, checkpoint=task.checkpoint, steps=task.steps, resume_from=task.resume_from,
     )
     if result.get("status") == "ok":
         result["accuracy"] = result.get("top1") if result.get("top1") is not None else result.get("map")

@@ -14,6 +14,7 @@ from typing import Any
 from vidnas._imports import optional_import
 from vidnas.errors import VidnasError
 from vidnas.genotype import Genotype, parse_genotype
+from vidnas.strategies import Status
 
 MAXIMISE = {"accuracy"}
 
@@ -32,7 +33,7 @@ def directions(objectives: list[str]) -> list[str]:
 @dataclass
 class StoredTrial:
     number: int
-    status: str  # ok | failed | rejected | duplicate | interrupted | running
+    status: Status  # strategies.STATUSES
     genotype: Genotype | None
     fingerprint: str | None
     fitness: float | None

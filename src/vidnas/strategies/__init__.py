@@ -7,7 +7,7 @@ from typing import Any
 
 from vidnas.errors import VidnasError
 from vidnas.spaces import SearchSpace
-from vidnas.strategies._base import Proposal, RandomSearch, Strategy, TrialRecord
+from vidnas.strategies._base import STATUSES, TOLD, Proposal, RandomSearch, Status, Strategy, TrialRecord
 from vidnas.strategies._evolution import ConstrainedEvolution, GuidedEvolution, ParetoEvolution, RegularizedEvolution
 from vidnas.strategies._pareto import crowding_distance, dominates, hypervolume, nondominated_sort, pareto_front
 from vidnas.strategies._probabilistic import ProbabilisticNAS
@@ -38,7 +38,7 @@ def make_strategy(name: str, space: SearchSpace, *, seed: int = 0, budget: int |
 
 
 __all__ = [
-    "STRATEGIES", "make_strategy", "Strategy", "Proposal", "TrialRecord", "RandomSearch", "RegularizedEvolution",
+    "STATUSES", "STRATEGIES", "Status", "TOLD", "make_strategy", "Strategy", "Proposal", "TrialRecord", "RandomSearch", "RegularizedEvolution",
     "ConstrainedEvolution", "GuidedEvolution", "ParetoEvolution", "ProbabilisticNAS", "dominates", "nondominated_sort",
     "crowding_distance", "pareto_front", "hypervolume",
 ]

@@ -11,10 +11,23 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from vidnas.genotype import Genotype
 from vidnas.spaces import SearchSpace
+
+Status = Literal["ok", "failed", "rejected", "duplicate", "interrupted", "running"]
+STATUSES: dict[str, str] = {
+    "ok": "trained and scored",
+    "failed": "tried and got no score (the evaluator's error, a dead worker, a timeout, a non-finite accuracy)",
+    "rejected": "never trained: it breaks the search's constraint",
+    "duplicate": "never trained: the same network as a candidate already evaluated (whose score it carries, if any)",
+    "interrupted": "the search stopped while it ran; a resumed search runs it again",
+    "running": "being evaluated (or its search was killed: a resume requeues it)",
+}
+"""The one trial-status vocabulary: the study records every one; evaluations end ``ok`` or ``failed``;
+strategies are told ``TOLD`` (a duplicate counts as ok with its carried score, else as rejected)."""
+TOLD = ("ok", "failed", "rejected")
 
 
 @dataclass
@@ -32,7 +45,7 @@ class TrialRecord:
 
     number: int
     genotype: Genotype
-    status: str  # ok | failed | rejected
+    status: Status  # one of TOLD
     fitness: float | None = None
     objectives: dict[str, float] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
