@@ -302,6 +302,8 @@ def test_builtin_store_equals_the_generated_clips_and_is_deterministic(tmp_path:
     settings = dict(classes=3, train_per_class=3, val_per_class=2, size=16, frames=8)
     a = builtin_store(tmp_path / "a", **settings)
     b = builtin_store(tmp_path / "b", **settings)
+    for split in ("train", "val"):  # deterministic: a second store is the same, byte for byte
+        assert np.array_equal(np.asarray(ClipCache(a[split]).rgb(0)), np.asarray(ClipCache(b[split]).rgb(0)))
     assert (tmp_path / "a" / "train" / "rgb_00000.u8").read_bytes() == (tmp_path / "b" / "train" / "rgb_00000.u8").read_bytes()
     train = ClipCache(a["train"])
     assert len(train) == 9 and train.classes == ["move_right", "move_down", "zoom_in"] and len(ClipCache(a["val"])) == 6
