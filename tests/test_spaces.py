@@ -57,3 +57,44 @@ def test_assemblenet_guided_mutation_drops_weak_edges() -> None:
     for node, row in weights.items():
         weak = [s for s, w in row.items() if w < 0.25]
         assert not set(weak) & kept.get(node, set()) or len(row) == 1
+
+
+@pytest.mark.parametrize(
+    ("space", "model", "snapped"),
+    [("evanet", "evanet_arch1_rgb", set()), ("assemblenet", "assemblenet50", set()),
+     ("autox3d", "x3d_s", {"inner"}),  # the space rounds inner widths to multiples of 8 (X3D-S: int(2.25 × 24) = 54 → 56)
+     ("tvn", "tvn1", {"squeeze"})],  # the space's squeeze ratios are a grid
+)
+def test_a_zoo_model_decodes_back_from_its_space_with_the_same_parts(space: str, model: str, snapped: set[str]) -> None:
+    """The zoo and the space build a family's layers with the same ``create_*`` parts: a published network read
+    into its paper-preset space and decoded again has the same layers, field by field, but what the grid snaps."""
+    from vidnas.zoo import get_genotype
+
+    published = get_genotype(model)
+    decoded = make_space(space, preset="paper").decode(make_space(space, preset="paper").encode(published))
+    ours = [layer.model_dump() for node in published.nodes for layer in node.layers]
+    theirs = [layer.model_dump() for node in decoded.nodes for layer in node.layers]
+    assert len(ours) == len(theirs)
+    for mine, other in zip(ours, theirs):
+        assert {k for k in mine if mine[k] != other[k]} <= snapped
+    assert (decoded.norm, decoded.init, decoded.family) == (published.norm, published.init, published.family)
+
+
+def test_register_declares_a_model_in_one_place() -> None:
+    """A new entry registered beside its constructor is listed, generated and refused twice."""
+    from vidnas.zoo import REGISTRY, ModelEntry, Reference, list_models, register
+    from vidnas.zoo.generate import construct
+    from vidnas.zoo.x3d import x3d
+
+    entry = ModelEntry("x3d_m_twin", "x3d", "a paper", Reference(16, 224, "a table"), build=lambda: x3d("m").model_copy(update={"name": "x3d_m_twin"}))
+    register(entry)
+    try:
+        assert "x3d_m_twin" in list_models(family="x3d")
+        assert construct("x3d_m_twin").name == "x3d_m_twin"
+        with pytest.raises(ValueError, match="registered twice"):
+            register(entry)
+    finally:
+        REGISTRY.pop("x3d_m_twin")
+    with pytest.raises(ValueError, match="no constructor"):
+        register(ModelEntry("nameless", "x3d", "a paper", Reference(16, 224, "a table")))
+    assert "nameless" not in REGISTRY

@@ -18,11 +18,11 @@ import random
 from typing import Any
 
 from vidnas.errors import GenotypeError
-from vidnas.genotype import Bottleneck, Conv, Edge, Genotype, Head, InitSpec, InputSpec, Node, NormSpec, Pool, Stream
+from vidnas.genotype import Bottleneck, Conv, Edge, Genotype, InputSpec, Node
 from vidnas.spaces._base import Choice, SearchSpace, Values, nearest
+from vidnas.zoo._parts import FLOW, RGB
+from vidnas.zoo.assemblenet import create_blocks, create_flow_stem, create_network, create_rgb_stem
 
-RGB = Stream(name="rgb", modality="rgb", channels=3)
-FLOW = Stream(name="flow", modality="flow", channels=2)
 STEMS = ("rgb0", "rgb1", "flow0", "flow1")
 
 
@@ -114,15 +114,8 @@ class AssembleNetSpace(SearchSpace):
 
     def _stem(self, name: str, values: Values) -> Node:
         if name.startswith("rgb"):
-            layers: list[Any] = [
-                Conv(out=self.stem_width, kernel=(1, 7, 7), stride=(1, 2, 2), padding="symmetric", act="relu"),
-                Conv(out=self.stem_width, kernel=(5, 1, 1), dilation=(values[f"{name}.dilation"], 1, 1), act="relu"),
-                Pool(mode="max", kernel=(1, 3, 3), stride=(1, 2, 2)),
-            ]
-            return Node(name=name, inputs=["rgb"], layers=layers)
-        layers = [Conv(out=self.stem_width, kernel=(1, 7, 7), stride=(1, 2, 2), padding="symmetric", act="relu"),
-                  Pool(mode="max", kernel=(1, 2, 2), stride=(1, 2, 2))]
-        return Node(name=name, inputs=["flow"], layers=layers)
+            return create_rgb_stem(name=name, width=self.stem_width, dilation=values[f"{name}.dilation"])
+        return create_flow_stem(name=name, width=self.stem_width)
 
     def decode(self, values: Values) -> Genotype:
         values = self.canonical(values)
@@ -133,26 +126,12 @@ class AssembleNetSpace(SearchSpace):
                 continue
             width, dilation = values[f"{name}.width"], values[f"{name}.dilation"]
             stride = 1 if level == 0 else 2
-            layers = [
-                Bottleneck(
-                    out=4 * width, inner=width, mid=self.inter[level], expand_kernel=(3, 1, 1) if j % 2 == 1 else (1, 1, 1),
-                    dilation=dilation, kernel=(1, 3, 3), stride=(1, stride, stride) if j == 0 else (1, 1, 1), depthwise=False,
-                    act="relu", mid_act="relu", out_act="relu", zero_init_last_norm=True, padding="symmetric",
-                )
-                for j in range(self.blocks_per_node[level])
-            ]
+            layers = create_blocks(filters=width, mid=self.inter[level], dilation=dilation, stride=stride, count=self.blocks_per_node[level])
             edges = [Edge(source=s) for s in self.sources(level, k) if values[f"{name}<{s}"]]
             nodes.append(Node(name=name, level=level, inputs=edges, layers=layers))
         outputs = [n.name for n in nodes if n.level == 3]
-        return Genotype(
-            name="assemblenet_candidate",
-            family="assemblenet",
-            input=InputSpec(frames=self.frames, size=self.size, streams=[RGB, FLOW]),
-            nodes=nodes,
-            head=Head(sources=outputs, dropout=self.dropout, num_classes=self.num_classes),
-            norm=NormSpec(momentum=0.01, eps=1e-5),
-            init=InitSpec(distribution="truncated_normal", mode="fan_in", gain=1.0 / 0.87962566103423978**2),
-        )
+        return create_network(name="assemblenet_candidate", nodes=nodes, outputs=outputs, input=InputSpec(frames=self.frames, size=self.size, streams=[RGB, FLOW]),
+                              num_classes=self.num_classes, dropout=self.dropout)
 
     def encode(self, genotype: Genotype) -> Values:
         by_name = {node.name: node for node in genotype.nodes}

@@ -15,8 +15,9 @@ import random
 from typing import Any
 
 from vidnas.errors import GenotypeError
-from vidnas.genotype import Bottleneck, Conv, Genotype, Head, InitSpec, InputSpec, Node, NormSpec, SqueezeExcite, make_divisible
+from vidnas.genotype import Bottleneck, Genotype, InputSpec, make_divisible
 from vidnas.spaces._base import Choice, SearchSpace, Values, expansion_for, nearest
+from vidnas.zoo.x3d import create_bottleneck, create_conv5, create_network, create_stem
 
 BLOCK_TYPES = {"x3d": ((3, 3, 3), "3d"), "2plus1d": ((3, 3, 3), "2plus1d"), "spatial": ((1, 3, 3), "3d"), "long": ((5, 3, 3), "3d")}
 ATTENTION = ("none", "se_alternate", "se_all")
@@ -84,30 +85,16 @@ class AutoX3DSpace(SearchSpace):
         out = values[f"s{s}.width"]
         attention = values[f"s{s}.attention"]
         se = attention == "se_all" or (attention == "se_alternate" and j % 2 == 0)
-        return Bottleneck(
-            out=out, inner=make_divisible(out * values[f"s{s}.expansion"], 8), kernel=kernel, conv_type=conv_type,
-            stride=(1, 2, 2) if j == 0 else (1, 1, 1), act="relu", mid_act="swish",
-            se=SqueezeExcite(ratio=1 / 16, divisor=8, min_hidden=8) if se else None, se_before_act=True,
-            out_act="relu", zero_init_last_norm=True, padding="symmetric",
-        )
+        return create_bottleneck(out=out, inner=make_divisible(out * values[f"s{s}.expansion"], 8), first=j == 0, se=se, kernel=kernel,
+                                 conv_type=conv_type)
 
     def decode(self, values: Values) -> Genotype:
-        layers: list[Any] = [
-            Conv(out=self.stem, kernel=(1, 3, 3), stride=(1, 2, 2), padding="symmetric", norm=False),
-            Conv(kernel=(5, 1, 1), depthwise=True, padding="symmetric", act="relu"),
-        ]
+        layers: list[Any] = create_stem(width=self.stem)
         for s in range(4):
             layers += [self.block(values, s, j) for j in range(values[f"s{s}.depth"])]
-        layers.append(Conv(out=int(2.25 * values["s3.width"]), act="relu"))
-        return Genotype(
-            name="autox3d_candidate",
-            family="x3d",
-            input=InputSpec(frames=self.frames, size=self.size),
-            nodes=[Node(name="backbone", layers=layers)],
-            head=Head(hidden=[self.hidden], hidden_bias=False, act="relu", dropout=self.dropout, num_classes=self.num_classes),
-            norm=NormSpec(momentum=0.1, eps=1e-5),
-            init=InitSpec(distribution="normal", mode="fan_out", gain=2.0),
-        )
+        layers.append(create_conv5(width=values["s3.width"]))
+        return create_network(name="autox3d_candidate", layers=layers, input=InputSpec(frames=self.frames, size=self.size), hidden=self.hidden,
+                              dropout=self.dropout, num_classes=self.num_classes)
 
     def encode(self, genotype: Genotype) -> Values:
         stages: list[list[Bottleneck]] = []

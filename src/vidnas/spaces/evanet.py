@@ -14,8 +14,9 @@ import random
 from typing import Any
 
 from vidnas.errors import GenotypeError
-from vidnas.genotype import Conv, EvaNetBranch, EvaNetModule, Genotype, Head, InitSpec, InputSpec, Node, NormSpec, Pool
+from vidnas.genotype import Conv, EvaNetBranch, EvaNetModule, Genotype, InputSpec, Pool
 from vidnas.spaces._base import Choice, SearchSpace, Values, nearest
+from vidnas.zoo.evanet import create_backbone, create_network, create_stem
 
 CONV_TYPES = ("3d", "2plus1d", "itgm")
 BRANCH_TYPES = ("none", "1x1", "conv", "conv2", "maxpool_conv")
@@ -97,15 +98,8 @@ class EvaNetSpace(SearchSpace):
 
     def decode(self, values: Values) -> Genotype:
         values = self.canonical(values)
-        layers: list[Any] = [
-            Conv(out=self.stem_width, kernel=(values["stem_time"], 7, 7), stride=(2, 2, 2), type=values["stem_type"],
-                 order="temporal_first", mid_rule="half", act="relu", keep_unit_factors=True),
-            Pool(mode="max", kernel=(values["pool1"], 3, 3), stride=(2, 2, 2)),
-        ]
-        pool_times = (values["pool1"], values["pool3"], values["pool4"])
+        modules = []
         for m in range(4):
-            if m > 0:
-                layers.append(Pool(mode="max", kernel=(pool_times[m - 1], 2, 2), stride=(1, 2, 2)))
             branches = []
             for b in range(self.max_branches):
                 br = self._branch_values(values, m, b)
@@ -119,15 +113,11 @@ class EvaNetSpace(SearchSpace):
                 if br["type"] == "conv2":
                     fields.update(conv_type2=br["conv_type2"], time2=br["time2"])
                 branches.append(EvaNetBranch(**fields))
-            layers.append(EvaNetModule(width=self.widths[m], repeats=values[f"m{m}.repeats"], branches=branches))
-        return Genotype(
-            name="evanet_candidate",
-            family="evanet",
-            input=InputSpec(frames=self.frames, size=self.size),
-            nodes=[Node(name="backbone", layers=layers)],
-            head=Head(temporal_window=2, dropout=self.dropout, num_classes=self.num_classes),
-            norm=NormSpec(momentum=0.1, eps=1e-5),
-            init=InitSpec(distribution="truncated_normal", mode="fan_in", gain=2.6),
+            modules.append(EvaNetModule(width=self.widths[m], repeats=values[f"m{m}.repeats"], branches=branches))
+        stem = create_stem(width=self.stem_width, time=values["stem_time"], type=values["stem_type"], pool_time=values["pool1"])
+        return create_network(
+            name="evanet_candidate", input=InputSpec(frames=self.frames, size=self.size), num_classes=self.num_classes, dropout=self.dropout,
+            layers=create_backbone(stem=stem, modules=modules, pool_times=(values["pool1"], values["pool3"], values["pool4"])),
         )
 
     def encode(self, genotype: Genotype) -> Values:

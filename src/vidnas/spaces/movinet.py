@@ -15,8 +15,9 @@ import random
 from typing import Any
 
 from vidnas.errors import GenotypeError
-from vidnas.genotype import Bottleneck, Conv, Genotype, Head, InitSpec, InputSpec, Node, NormSpec, SqueezeExcite, make_divisible
+from vidnas.genotype import Bottleneck, Genotype, InputSpec, Node, make_divisible
 from vidnas.spaces._base import Choice, SearchSpace, Values, expansion_for, nearest
+from vidnas.zoo.movinet import create_layer, create_network, create_projection, create_stem, drop_path_rate
 
 KERNELS = ("133", "155", "177", "333", "533", "511", "711")
 STRIDES = (2, 2, 2, 1, 2)  # the first layer of blocks 1-5 (A0-A5 all use this pattern)
@@ -83,25 +84,13 @@ class MoViNetSpace(SearchSpace):
         return values
 
     def _layer(self, out: int, expansion: float, kernel: str, stride: int, index: int, total: int) -> Bottleneck:
-        return Bottleneck(
-            out=out,
-            inner=make_divisible(out * expansion, 8),
-            kernel=tuple(int(k) for k in kernel),
-            stride=(1, stride, stride),
-            conv_type="2plus1d",
-            act="hswish",
-            mid_act="hswish",
-            se=SqueezeExcite(ratio=0.25, divisor=8, form="2plus3d", causal=True, act="hswish", gate="hsigmoid"),
-            rezero=True,
-            shortcut_pool=True,
-            drop_path=round(0.2 * index / total, 6),
-            causal=True,
-        )
+        return create_layer(out=out, inner=make_divisible(out * expansion, 8), kernel=tuple(int(k) for k in kernel), stride=stride,  # type: ignore[arg-type]
+                            drop_path=drop_path_rate(index, total), stream=True)
 
     def decode(self, values: Values) -> Genotype:
         values = self.canonical(values)
         total = sum(values[f"b{b}.depth"] for b in range(5))
-        nodes = [Node(name="stem", layers=[Conv(out=self.stem, kernel=(1, 3, 3), stride=(1, 2, 2), act="hswish")])]
+        nodes = [Node(name="stem", layers=[create_stem(width=self.stem, stream=True)])]
         index = 0
         for b in range(5):
             layers: list[Any] = []
@@ -110,17 +99,10 @@ class MoViNetSpace(SearchSpace):
                 stride = STRIDES[b] if layer == 0 else 1
                 layers.append(self._layer(values[f"b{b}.width"], values[f"b{b}.l{layer}.expansion"], values[f"b{b}.l{layer}.kernel"], stride, index, total))
             if b == 4:
-                layers.append(Conv(out=self.projection, act="hswish"))
+                layers.append(create_projection(width=self.projection, stream=True))
             nodes.append(Node(name=f"block{b + 1}", layers=layers))
-        return Genotype(
-            name="movinet_candidate",
-            family="movinet",
-            input=InputSpec(frames=self.frames, size=self.size),
-            nodes=nodes,
-            head=Head(hidden=[self.hidden], hidden_bias=True, act="hswish", dropout=self.dropout, num_classes=self.num_classes),
-            norm=NormSpec(momentum=0.01, eps=1e-3),
-            init=InitSpec(distribution="truncated_normal", mode="fan_in", gain=2.0 / 0.87962566103423978**2),
-        )
+        return create_network(name="movinet_candidate", nodes=nodes, input=InputSpec(frames=self.frames, size=self.size), hidden=self.hidden,
+                              head_act="hswish", dropout=self.dropout, num_classes=self.num_classes)
 
     def encode(self, genotype: Genotype) -> Values:
         bottlenecks = [layer for node in genotype.nodes for layer in node.layers if isinstance(layer, Bottleneck)]

@@ -21,8 +21,9 @@ import random
 from typing import Any
 
 from vidnas.errors import GenotypeError
-from vidnas.genotype import Genotype, Head, InitSpec, InputSpec, Node, NormSpec, TVNBlock
+from vidnas.genotype import Genotype, InputSpec, TVNBlock
 from vidnas.spaces._base import Choice, SearchSpace, Values, nearest
+from vidnas.zoo.tvn import create_network
 
 BLOCK_FIELDS = (
     "spatial_type", "spatial_kernel", "spatial_stride", "temporal_type", "temporal_kernel", "temporal_stride",
@@ -106,14 +107,9 @@ class TVNSpace(SearchSpace):
             TVNBlock(**{field: values[f"b{i}.{field}"] for field in BLOCK_FIELDS})
             for i in range(values["num_blocks"])
         ]
-        return Genotype(
-            name="tvn_candidate",
-            family="tvn",
-            input=InputSpec(frames=values["frames"], size=values["size"], frame_stride=values["frame_stride"]),
-            nodes=[Node(name=f"block{i + 1}", layers=[b]) for i, b in enumerate(blocks)],
-            head=Head(dropout=self.dropout, num_classes=self.num_classes),
-            norm=NormSpec(momentum=0.1, eps=1e-5),
-            init=InitSpec(distribution="truncated_normal", mode="fan_in", gain=2.6),
+        return create_network(
+            name="tvn_candidate", blocks=blocks, input=InputSpec(frames=values["frames"], size=values["size"], frame_stride=values["frame_stride"]),
+            num_classes=self.num_classes, dropout=self.dropout,
         )
 
     def encode(self, genotype: Genotype) -> Values:

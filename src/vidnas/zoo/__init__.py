@@ -1,4 +1,10 @@
-"""The model zoo: every published architecture as a shipped genotype, in a timm-style registry."""
+"""The model zoo: every published architecture as a shipped genotype, in a timm-style registry.
+
+One module per family (``tvn``, ``evanet``, ``assemblenet``, ``movinet``, ``x3d``) holds its keyword-only
+``create_*`` parts (which the family's search space builds its candidates from too), its published
+configurations, their constructors and, beside them, their registry entries with the reference numbers.
+Adding a model is one ``register(ModelEntry(..., build=...))`` there and ``python -m vidnas.zoo.generate``.
+"""
 
 from vidnas.zoo._registry import (
     REGISTRY,
@@ -10,7 +16,12 @@ from vidnas.zoo._registry import (
     index_rows,
     list_models,
     model_info,
+    register,
 )
+
+# isort: off
+from vidnas.zoo import tvn, evanet, assemblenet, movinet, x3d  # noqa: F401 - registers the entries, in this (the registry's) order
+# isort: on
 
 __all__ = [
     "REGISTRY",
@@ -22,4 +33,5 @@ __all__ = [
     "index_rows",
     "list_models",
     "model_info",
+    "register",
 ]

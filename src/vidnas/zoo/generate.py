@@ -1,6 +1,6 @@
 """Regenerate the zoo's shipped genotype JSON files and index: ``python -m vidnas.zoo.generate``.
 
-The JSON files are the zoo; this only rewrites them from the constructors in ``_families``. A test fails if
+The JSON files are the zoo; this only rewrites them from the family constructors each entry registers. A test fails if
 the two ever disagree.
 """
 
@@ -10,30 +10,16 @@ import json
 from pathlib import Path
 
 from vidnas.genotype import AnyGenotype, save_genotype
-from vidnas.zoo._families import assemblenet, evanet, evanet_ensemble, movinet, tvn, x3d
-from vidnas.zoo._registry import REGISTRY
+from vidnas.zoo import REGISTRY, model_info
 
 GENOTYPES = Path(__file__).parent / "genotypes"
 
 
 def construct(name: str) -> AnyGenotype:
     """The genotype of a registry entry, from its family constructor."""
-    if name.startswith("tvn"):
-        return tvn(name)
-    if name == "evanet_ensemble":
-        return evanet_ensemble()
-    if name.startswith("evanet_arch"):
-        _, arch, modality = name.split("_")
-        return evanet(int(arch[-1]), modality)
-    if name.startswith("assemblenet"):
-        plus = name.startswith("assemblenet_plus")
-        return assemblenet(int(name.rsplit("plus" if plus else "assemblenet", 1)[1]), peer_attention=plus)
-    if name.startswith("movinet"):
-        parts = name.split("_")
-        return movinet(parts[1], stream=len(parts) == 3)
-    if name.startswith("x3d"):
-        return x3d(name.split("_")[1])
-    raise KeyError(name)
+    build = model_info(name).build
+    assert build is not None  # register() refuses an entry without one
+    return build()
 
 
 def index_row(name: str, genotype: AnyGenotype) -> dict:
