@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
 from vidnas.train import Recipe
 
@@ -74,6 +74,13 @@ class CandidateResult(BaseModel):
     wall_seconds: float | None = None
     loss_curve: list[Any] | None = None
 
+    @model_validator(mode="after")
+    def _accuracy_of_the_task(self) -> CandidateResult:
+        """The score: top-1, or mAP for multi-label data (the one place it is derived)."""
+        if self.status == "ok" and self.accuracy is None:
+            self.accuracy = self.top1 if self.top1 is not None else self.map
+        return self
+
     @classmethod
     def read(cls, raw: dict[str, Any]) -> CandidateResult:
         """The record of an evaluator's (or executor's) JSON result; one that does not fit is a failure that says why."""
@@ -83,8 +90,6 @@ class CandidateResult(BaseModel):
             result = cls.model_validate(raw)
         except ValidationError as error:
             return cls(reason=f"the evaluator's result does not fit: {error.errors()[0]['loc']}: {error.errors()[0]['msg']}")
-        if result.status == "ok" and result.accuracy is None:
-            result.accuracy = result.top1 if result.top1 is not None else result.map
         return result
 
     @property
@@ -110,6 +115,4 @@ def evaluate_payload(payload: dict[str, Any]) -> dict[str, Any]:
         task.genotype, task.recipe, data=task.data, val=task.val, latency=task.latency, device=task.device, threads=task.threads,
         peak_memory=task.peak_memory, checkpoint=task.checkpoint, steps=task.steps, resume_from=task.resume_from,
     )
-    if result.get("status") == "ok":
-        result["accuracy"] = result.get("top1") if result.get("top1") is not None else result.get("map")
-    return result
+    return CandidateResult.read(result).model_dump(mode="json", exclude_none=True)
