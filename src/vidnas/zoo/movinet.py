@@ -106,23 +106,24 @@ def create_stem(*, width: int, stream: bool) -> Conv:
 
 
 def create_layer(
-    *, out: int, inner: int, kernel: tuple[int, int, int], stride: int, drop_path: float, stream: bool, positional_encoding: bool = False
+    *, out: int, inner: int, kernel: tuple[int, int, int], stride: int, drop_path: float, stream: bool, positional_encoding: bool = False,
+    rezero: bool = True,
 ) -> Bottleneck:
     """One MoViNet layer: expansion to ``inner`` → depthwise ``kernel`` conv (spatial ``stride``) → SE (ratio 0.25)
-    → projection to ``out``, ReZero, stochastic depth ``drop_path``, a pooled 1×1 skip when the shape changes.
+    → projection to ``out``, ReZero (``rezero``), stochastic depth ``drop_path``, a pooled 1×1 skip when the shape changes.
     ``stream``: causal (2+1)D conv and the causal '2plus3d' SE with hard-swish / hard-sigmoid."""
     act, gate = activations(stream)
     se = SqueezeExcite(ratio=0.25, divisor=8, form="2plus3d" if stream else "3d", causal=stream, act=act, gate=gate,
                        positional_encoding=positional_encoding)
     return Bottleneck(
         out=out, inner=inner, kernel=kernel, stride=(1, stride, stride), conv_type="2plus1d" if stream else "3d", act=act, mid_act=act,
-        se=se, rezero=True, shortcut_pool=True, drop_path=drop_path, causal=stream,
+        se=se, rezero=rezero, shortcut_pool=True, drop_path=drop_path, causal=stream,
     )
 
 
-def drop_path_rate(index: int, total: int) -> float:
-    """Stochastic depth of the ``index``-th of ``total`` layers (1-based): 0.2 · index / total."""
-    return round(0.2 * index / total, 6)
+def drop_path_rate(index: int, total: int, top: float = 0.2) -> float:
+    """Stochastic depth of the ``index``-th of ``total`` layers (1-based): ``top`` · index / total (released: 0.2)."""
+    return round(top * index / total, 6)
 
 
 def create_projection(*, width: int, stream: bool) -> Conv:
@@ -131,10 +132,11 @@ def create_projection(*, width: int, stream: bool) -> Conv:
 
 
 def create_network(
-    *, name: str, nodes: list[Node], input: InputSpec, hidden: int, num_classes: int, dropout: float, head_act: str, description: str = ""
+    *, name: str, nodes: list[Node], input: InputSpec, hidden: int, num_classes: int, dropout: float, head_act: str, description: str = "",
+    norm_momentum: float = 0.01,
 ) -> Genotype:
-    """A MoViNet: a ``hidden``-wide classifier layer with bias; BN momentum 0.01, eps 1e-3; TF's truncated-normal
-    fan-in init (gain 2)."""
+    """A MoViNet: a ``hidden``-wide classifier layer with bias; BN momentum ``norm_momentum`` (the released 0.01:
+    TF's decay 0.99), eps 1e-3; TF's truncated-normal fan-in init (gain 2)."""
     return Genotype(
         name=name,
         family="movinet",
@@ -142,7 +144,7 @@ def create_network(
         input=input,
         nodes=nodes,
         head=Head(hidden=[hidden], hidden_bias=True, act=head_act, dropout=dropout, num_classes=num_classes),
-        norm=NormSpec(momentum=0.01, eps=1e-3),
+        norm=NormSpec(momentum=norm_momentum, eps=1e-3),
         init=InitSpec(distribution="truncated_normal", mode="fan_in", gain=2.0 / TRUNCATION_CORRECTION),
     )
 
