@@ -104,8 +104,8 @@ class AutoX3DSupernet(nn.Module):
         self.conv5_width = int(2.25 * self.max_width[3])
         self.conv5 = nn.Parameter(torch.empty(self.conv5_width, self.max_width[3], 1, 1, 1))
         self.conv5_norm = nn.ParameterList([nn.Parameter(torch.ones(self.conv5_width)), nn.Parameter(torch.zeros(self.conv5_width))])
-        self.hidden = nn.Linear(self.conv5_width, space.hidden, bias=False)
-        self.classifier = nn.Linear(space.hidden, space.num_classes)
+        self.hidden = nn.Linear(self.conv5_width, space.hidden, bias=False) if space.hidden else None
+        self.classifier = nn.Linear(space.hidden or self.conv5_width, space.num_classes)
         for p in (self.stem, self.stem_t, self.conv5):
             nn.init.kaiming_normal_(p, mode="fan_out", nonlinearity="relu")
 
@@ -132,5 +132,7 @@ class AutoX3DSupernet(nn.Module):
         h = F.conv3d(h, self.conv5[:width5][:, c_in])
         h = F.relu(_bn(h, self.conv5_norm[0][:width5], self.conv5_norm[1][:width5]))
         h = h.mean(dim=(2, 3, 4))
+        if self.hidden is None:  # the classifier reads conv5's features (the selected channels, as the child's does)
+            return F.linear(h, self.classifier.weight[:, :width5], self.classifier.bias)
         h = F.relu(F.linear(h, self.hidden.weight[:, :width5]))
         return self.classifier(h)

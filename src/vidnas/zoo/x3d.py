@@ -51,15 +51,16 @@ def create_stem(*, width: int) -> list[Any]:
 
 
 def create_bottleneck(
-    *, out: int, inner: int, first: bool, se: bool, kernel: tuple[int, int, int] = (3, 3, 3), conv_type: str = "3d"
+    *, out: int, inner: int, first: bool, se: bool, kernel: tuple[int, int, int] = (3, 3, 3), conv_type: str = "3d",
+    zero_init: bool = True,
 ) -> Bottleneck:
     """An X3D bottleneck: 1×1×1 expansion to ``inner`` (ReLU), a depthwise ``kernel`` conv (spatial stride 2 on a
     stage's ``first`` block), SE (ratio 1/16) between its BN and swish when ``se``, 1×1×1 projection with γ=0 on
-    its BN, ReLU after the residual sum."""
+    its BN (``zero_init``: X3D's; False: γ=1), ReLU after the residual sum."""
     return Bottleneck(
         out=out, inner=inner, kernel=kernel, conv_type=conv_type, stride=(1, 2, 2) if first else (1, 1, 1), act="relu", mid_act="swish",
         se=SqueezeExcite(ratio=1 / 16, divisor=8, min_hidden=8) if se else None, se_before_act=True,
-        out_act="relu", zero_init_last_norm=True, padding="symmetric",
+        out_act="relu", zero_init_last_norm=zero_init, padding="symmetric",
     )
 
 
@@ -69,17 +70,17 @@ def create_conv5(*, width: int) -> Conv:
 
 
 def create_network(
-    *, name: str, layers: list[Any], input: InputSpec, hidden: int, num_classes: int, dropout: float = 0.5, description: str = ""
+    *, name: str, layers: list[Any], input: InputSpec, hidden: int | None, num_classes: int, dropout: float = 0.5, description: str = ""
 ) -> Genotype:
-    """An X3D-like network: the backbone in one node, a ``hidden``-wide classifier layer without bias (ReLU);
-    BN momentum 0.1; normal fan-out init with gain 2."""
+    """An X3D-like network: the backbone in one node, a ``hidden``-wide classifier layer without bias (ReLU; None:
+    the classifier reads conv5's pooled features directly); BN momentum 0.1; normal fan-out init with gain 2."""
     return Genotype(
         name=name,
         family="x3d",
         description=description,
         input=input,
         nodes=[Node(name="backbone", layers=layers)],
-        head=Head(hidden=[hidden], hidden_bias=False, act="relu", dropout=dropout, num_classes=num_classes),
+        head=Head(hidden=[hidden] if hidden else [], hidden_bias=False, act="relu", dropout=dropout, num_classes=num_classes),
         norm=NormSpec(momentum=0.1, eps=1e-5),
         init=InitSpec(distribution="normal", mode="fan_out", gain=2.0),
     )
