@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 
 import pytest
+import torch
 
 from vidnas.errors import GenotypeError, VidnasError
 from vidnas.spaces import SPACES, make_space
@@ -112,3 +113,23 @@ def test_movinet_proxy_trains_plainly_and_paper_keeps_the_released_settings() ->
     assert not any(layer.rezero or layer.drop_path for layer in layers(proxy)) and proxy.norm.momentum == 0.1
     assert all(layer.rezero for layer in layers(paper)) and paper.norm.momentum == 0.01
     assert max(layer.drop_path for layer in layers(paper)) == 0.2
+
+
+def test_autox3d_proxy_reads_every_second_frame_without_zero_init_or_hidden_layer_and_paper_keeps_x3d() -> None:
+    """Measured on the built-in task: X3D's hidden classifier layer, γ=0 residual starts and consecutive frames held
+    the proxy space's samples near chance; the paper preset keeps X3D-S's (13 frames every sixth, γ=0, 2048 hidden)."""
+    from vidnas import build_model
+
+    proxy, paper = make_space("autox3d", num_classes=4), make_space("autox3d", num_classes=4, preset="paper")
+    a, b = proxy.sample(random.Random(1)), paper.sample(random.Random(1))
+
+    def blocks(genotype):  # noqa: ANN001, ANN202
+        return [layer for node in genotype.nodes for layer in node.layers if layer.op == "bottleneck"]
+
+    assert (a.input.frames, a.input.frame_stride, a.head.hidden) == (8, 2, []) and not any(x.zero_init_last_norm for x in blocks(a))
+    assert (b.input.frames, b.input.frame_stride, b.head.hidden) == (13, 6, [2048]) and all(x.zero_init_last_norm for x in blocks(b))
+    assert proxy.input_extent() == (15, 32) and paper.input_extent() == (73, 160)
+    assert build_model(a)(torch.zeros(2, 3, 8, 32, 32)).shape == (2, 4)
+    supernet = proxy.supernet()
+    values = proxy.encode(a)
+    assert supernet.hidden is None and supernet(torch.zeros(2, 3, 8, 32, 32), values).shape == (2, 4)
