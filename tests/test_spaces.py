@@ -133,3 +133,4 @@ def test_autox3d_proxy_reads_every_second_frame_without_zero_init_or_hidden_laye
     supernet = proxy.supernet()
     values = proxy.encode(a)
     assert supernet.hidden is None and supernet(torch.zeros(2, 3, 8, 32, 32), values).shape == (2, 4)
+    assert bool((supernet.stages[0][0].norms["p_w"] == 1).all()) and bool((paper.supernet().stages[0][0].norms["p_w"] == 0).all())

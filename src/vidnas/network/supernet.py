@@ -29,7 +29,7 @@ def _bn(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tens
 
 
 class _Block(nn.Module):
-    def __init__(self, c_in: int, c_out: int, inner: int, first: bool):
+    def __init__(self, c_in: int, c_out: int, inner: int, first: bool, zero_init: bool = True):
         super().__init__()
         self.first = first
         self.expand = nn.Parameter(torch.empty(inner, c_in, 1, 1, 1))
@@ -51,8 +51,9 @@ class _Block(nn.Module):
         self.shortcut = nn.Parameter(torch.empty(c_out, c_in, 1, 1, 1)) if first else None
         for p in [self.expand, self.project, self.se1, self.se2, *self.kernels.values()] + ([self.shortcut] if first else []):
             nn.init.kaiming_normal_(p, mode="fan_out", nonlinearity="relu")
-        with torch.no_grad():
-            self.norms["p_w"].zero_()  # X3D's zero-initialised last BN
+        if zero_init:  # X3D's zero-initialised last BN, as the space's blocks start
+            with torch.no_grad():
+                self.norms["p_w"].zero_()
 
     def forward(self, x: torch.Tensor, c_in: torch.Tensor, c_out: torch.Tensor, inner: int, block: str, se: bool) -> torch.Tensor:
         n = self.norms
@@ -98,7 +99,7 @@ class AutoX3DSupernet(nn.Module):
         for s in range(4):
             inner = make_divisible(self.max_width[s] * max(space.expansions), 8)
             self.stages.append(nn.ModuleList(
-                _Block(c_in if j == 0 else self.max_width[s], self.max_width[s], inner, j == 0) for j in range(max(space.depths[s]))
+                _Block(c_in if j == 0 else self.max_width[s], self.max_width[s], inner, j == 0, space.zero_init) for j in range(max(space.depths[s]))
             ))
             c_in = self.max_width[s]
         self.conv5_width = int(2.25 * self.max_width[3])
