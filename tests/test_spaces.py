@@ -117,7 +117,8 @@ def test_movinet_proxy_trains_plainly_and_paper_keeps_the_released_settings() ->
 
 def test_autox3d_proxy_reads_every_second_frame_without_zero_init_or_hidden_layer_and_paper_keeps_x3d() -> None:
     """Measured on the built-in task: X3D's hidden classifier layer, γ=0 residual starts and consecutive frames held
-    the proxy space's samples near chance; the paper preset keeps X3D-S's (13 frames every sixth, γ=0, 2048 hidden)."""
+    the proxy space's samples near chance, and a stride-2 stem at 32² capped them near 0.9; the paper preset keeps
+    X3D-S's (13 frames every sixth, γ=0, 2048 hidden, stride-2 stem)."""
     from vidnas import build_model
 
     proxy, paper = make_space("autox3d", num_classes=4), make_space("autox3d", num_classes=4, preset="paper")
@@ -129,8 +130,13 @@ def test_autox3d_proxy_reads_every_second_frame_without_zero_init_or_hidden_laye
     assert (a.input.frames, a.input.frame_stride, a.head.hidden) == (8, 2, []) and not any(x.zero_init_last_norm for x in blocks(a))
     assert (b.input.frames, b.input.frame_stride, b.head.hidden) == (13, 6, [2048]) and all(x.zero_init_last_norm for x in blocks(b))
     assert proxy.input_extent() == (15, 32) and paper.input_extent() == (73, 160)
+    assert (a.nodes[0].layers[0].stride, b.nodes[0].layers[0].stride) == ((1, 1, 1), (1, 2, 2))
     assert build_model(a)(torch.zeros(2, 3, 8, 32, 32)).shape == (2, 4)
     supernet = proxy.supernet()
     values = proxy.encode(a)
     assert supernet.hidden is None and supernet(torch.zeros(2, 3, 8, 32, 32), values).shape == (2, 4)
+    features = {}
+    supernet.stages[0][0].register_forward_hook(lambda module, args, output: features.update(s0=output.shape))
+    supernet(torch.zeros(1, 3, 8, 32, 32), values)
+    assert tuple(features["s0"][-2:]) == (16, 16)  # the stride-1 stem keeps 32², the stage's first block halves it
     assert bool((supernet.stages[0][0].norms["p_w"] == 1).all()) and bool((paper.supernet().stages[0][0].norms["p_w"] == 0).all())

@@ -116,7 +116,7 @@ class AutoX3DSupernet(nn.Module):
 
     def forward(self, x: torch.Tensor, values: dict[str, Any], rng: random.Random | None = None) -> torch.Tensor:
         device = x.device
-        h = F.conv3d(x, self.stem, stride=(1, 2, 2), padding=(0, 1, 1))
+        h = F.conv3d(x, self.stem, stride=(1, self.space.stem_stride, self.space.stem_stride), padding=(0, 1, 1))
         h = F.conv3d(h, self.stem_t, padding=(2, 0, 0), groups=self.space.stem)
         h = F.relu(_bn(h, self.stem_norm[0], self.stem_norm[1]))
         c_in = torch.arange(self.space.stem, device=device)

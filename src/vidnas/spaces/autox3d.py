@@ -7,14 +7,16 @@ Concrete candidate sets are NOT FOUND in the reference; ours: block types X3D's 
 1.25, 1.5} (N = 5, rounded to multiples of 8); expansions {1.5, 2.25, 3, 4} (X3D uses 2.25); attention none,
 SE on every other block (X3D's placement) or SE on every block. The default base widths and depths are a proxy
 scale (X3D-S halved); ``AutoX3DSpace.paper()`` uses X3D-S's (24/48/96/192 wide, depths up to 3/5/11/7, 13 frames
-at 160² every sixth frame, a 2048-wide hidden classifier layer).
+at 160² every sixth frame, a 2048-wide hidden classifier layer, a stride-2 stem).
 
 The proxy preset reads 8 frames every second frame, starts its residual blocks with γ=1 on their last BN and
 classifies conv5's pooled features directly, from measurement (``benchmarks/space_samples.py``, 300 steps on
 the built-in data): with X3D's hidden layer, zero-initialised residuals and consecutive frames, 20 random
 samples scored a median 0.317, max 0.49, none above the frame-blind network; the best of them (0.490) retrained
 without the hidden layer scored 0.616, reading every second frame 0.640, both 0.862, and with γ=1 as well 0.961
-(another sample: 0.461 → 0.565 → 0.923).
+(another sample: 0.461 → 0.565 → 0.923). Its stem keeps the input's resolution (stride 1; X3D's stride 2 left
+the last stage a 1×1 map at 32²): three samples of 0.930, 0.893 and 0.634 retrained at 0.992, 0.980 and 0.977
+(the first two with twice the width instead: 0.931, 0.904; the first with 16 consecutive frames: 0.926).
 """
 
 from __future__ import annotations
@@ -50,12 +52,13 @@ class AutoX3DSpace(SearchSpace):
         hidden: int | None = None,
         dropout: float = 0.5,
         zero_init: bool = False,
+        stem_stride: int = 1,
     ):
         super().__init__(num_classes)
         if len(width_factors) % 2 == 0:
             raise ValueError("Auto-X3D uses an odd number N of filter candidates")
         self.frames, self.size, self.frame_stride, self.stem, self.hidden, self.dropout = frames, size, frame_stride, stem, hidden, dropout
-        self.zero_init = zero_init
+        self.zero_init, self.stem_stride = zero_init, stem_stride
         self.base_widths = tuple(base_widths)
         self.depths = tuple(tuple(d) for d in depths)
         self.expansions = tuple(expansions)
@@ -65,12 +68,12 @@ class AutoX3DSpace(SearchSpace):
     @classmethod
     def paper(cls, num_classes: int = 400) -> "AutoX3DSpace":
         return cls(num_classes, frames=13, size=160, frame_stride=6, stem=24, base_widths=(24, 48, 96, 192),
-                   depths=(tuple(range(1, 4)), tuple(range(1, 6)), tuple(range(1, 12)), tuple(range(1, 8))), hidden=2048, zero_init=True)
+                   depths=(tuple(range(1, 4)), tuple(range(1, 6)), tuple(range(1, 12)), tuple(range(1, 8))), hidden=2048, zero_init=True, stem_stride=2)
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "num_classes": self.num_classes, "frames": self.frames, "size": self.size, "frame_stride": self.frame_stride,
                 "base_widths": list(self.base_widths), "depths": [list(d) for d in self.depths], "expansions": list(self.expansions),
-                "hidden": self.hidden, "zero_init": self.zero_init}
+                "hidden": self.hidden, "zero_init": self.zero_init, "stem_stride": self.stem_stride}
 
     def input_extent(self) -> tuple[int, int]:
         return (self.frames - 1) * self.frame_stride + 1, self.size
@@ -101,7 +104,7 @@ class AutoX3DSpace(SearchSpace):
                                  conv_type=conv_type, zero_init=self.zero_init)
 
     def decode(self, values: Values) -> Genotype:
-        layers: list[Any] = create_stem(width=self.stem)
+        layers: list[Any] = create_stem(width=self.stem, stride=self.stem_stride)
         for s in range(4):
             layers += [self.block(values, s, j) for j in range(values[f"s{s}.depth"])]
         layers.append(create_conv5(width=values["s3.width"]))

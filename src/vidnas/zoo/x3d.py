@@ -42,10 +42,11 @@ X3D_NUMBERS = {  # §2.5: params total, params without BN, MACs at the train cro
 }
 
 
-def create_stem(*, width: int) -> list[Any]:
-    """The (2+1)D stem: a 1×3×3 conv (stride 2, no BN), then a depthwise 5×1×1 conv with BN and ReLU."""
+def create_stem(*, width: int, stride: int = 2) -> list[Any]:
+    """The (2+1)D stem: a 1×3×3 conv (spatial ``stride``, X3D's 2; no BN), then a depthwise 5×1×1 conv with BN and
+    ReLU."""
     return [
-        Conv(out=width, kernel=(1, 3, 3), stride=(1, 2, 2), padding="symmetric", norm=False),
+        Conv(out=width, kernel=(1, 3, 3), stride=(1, stride, stride), padding="symmetric", norm=False),
         Conv(kernel=(5, 1, 1), depthwise=True, padding="symmetric", act="relu"),
     ]
 
