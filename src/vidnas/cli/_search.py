@@ -58,7 +58,7 @@ def search(
     val: Optional[str] = typer.Option(None, "--val", help="Validation source or clip cache (without it, --data is split: see --val-fraction)."),
     val_fraction: Optional[float] = typer.Option(None, "--val-fraction", min=0.01, max=0.99, help="With --data and no --val: the stratified part of each class held out for validation, kept in OUT/split/ (default 0.2)."),
     classes: Optional[str] = typer.Option(None, "--classes", help="Class-list file for list sources."),
-    space: Optional[str] = typer.Option(None, "--space", help="tvn (default), evanet, assemblenet, movinet or autox3d."),
+    space: Optional[str] = typer.Option(None, "--space", help="autox3d (default), tvn, evanet, assemblenet or movinet."),
     preset: Optional[str] = typer.Option(None, "--space-preset", help="proxy (default: small, CPU-friendly widths) or paper (published ranges)."),
     space_option: list[str] = typer.Option([], "--space-option", help="Override a space option: KEY=JSON (repeatable)."),
     strategy: Optional[str] = typer.Option(None, "--strategy", help="random, evolution, constrained (default), guided, parsec or pareto."),

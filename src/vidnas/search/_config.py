@@ -77,7 +77,7 @@ class SearchConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    space: str = "tvn"
+    space: str = "autox3d"
     space_preset: Literal["proxy", "paper"] = "proxy"
     space_options: dict[str, Any] = {}
     strategy: str = "constrained"
