@@ -92,7 +92,7 @@ def search(
     seed: Optional[int] = typer.Option(None, "--seed", help="Default 0."),
     timeout: Optional[float] = typer.Option(None, "--candidate-timeout", help="Fail a candidate after this many seconds."),
 ) -> None:
-    """Search for an architecture. With no arguments: the TVN space, constrained evolution under a CPU latency
+    """Search for an architecture. With no arguments: the Auto-X3D space, constrained evolution under a CPU latency
     limit, about 10 minutes on the built-in data set; the report goes to vidnas-search/report.html."""
     from vidnas.search import run_search
     from vidnas.search._final import SHORT, verdict
