@@ -57,6 +57,8 @@ class AutoX3DSpace(SearchSpace):
         super().__init__(num_classes)
         if len(width_factors) % 2 == 0:
             raise ValueError("Auto-X3D uses an odd number N of filter candidates")
+        if stem_stride not in (1, 2):
+            raise ValueError(f"stem_stride must be 1 (the proxy preset's) or 2 (X3D's), got {stem_stride!r}")
         self.frames, self.size, self.frame_stride, self.stem, self.hidden, self.dropout = frames, size, frame_stride, stem, hidden, dropout
         self.zero_init, self.stem_stride = zero_init, stem_stride
         self.base_widths = tuple(base_widths)
