@@ -70,6 +70,22 @@ def test_frames_2d_form_matches_conv3d_for_spatial_kernels() -> None:
         DeployConv3d(nn.Conv3d(3, 8, (3, 3, 3)), "frames_2d")
 
 
+def test_gemm_form_matches_conv3d_for_pointwise_kernels() -> None:
+    conv = nn.Conv3d(6, 10, 1, bias=True)
+    deploy = DeployConv3d(conv, "gemm")
+    assert "gemm" in deploy.allowed_forms()
+    reference = DeployConv3d(conv, "contiguous")
+    for layout in (torch.contiguous_format, torch.channels_last_3d):
+        x = torch.randn(2, 6, 3, 5, 7).contiguous(memory_format=layout)
+        out = deploy(x)
+        assert out.shape == (2, 10, 3, 5, 7)
+        assert torch.allclose(out, reference(x), atol=1e-5)
+    assert out.is_contiguous(memory_format=torch.channels_last_3d)
+    for other in (nn.Conv3d(6, 10, 1, stride=(1, 2, 2)), nn.Conv3d(6, 10, 1, groups=2), nn.Conv3d(6, 10, (1, 3, 3))):
+        with pytest.raises(ValueError, match="not available"):
+            DeployConv3d(other, "gemm")
+
+
 def test_moving_a_deployed_model_keeps_each_conv_layout() -> None:
     deployed = deploy_model(create_model("x3d_xs", frames=2, size=32, seed=0), layout="channels_last")
     deployed.to(memory_format=torch.contiguous_format)

@@ -205,6 +205,24 @@ def test_squeeze_excite_forms() -> None:
     assert SqueezeExcite(ratio=0.004598785768716973, divisor=1).hidden_width(96) == 8  # TVN floor of 8
 
 
+def test_frame_means_equal_the_plain_mean_in_both_layouts_with_gradients() -> None:
+    from vidnas.ops.pool import frame_means
+
+    x = torch.randn(2, 6, 3, 5, 4, dtype=torch.float64)
+    expected = x.mean(dim=(3, 4), keepdim=True)
+    for layout in (torch.contiguous_format, torch.channels_last_3d):
+        leaf = x.clone().contiguous(memory_format=layout).requires_grad_(True)
+        got = frame_means(leaf)
+        assert got.shape == (2, 6, 3, 1, 1)
+        assert torch.allclose(got, expected, atol=1e-12)
+        (got * torch.arange(36.0, dtype=torch.float64).view(2, 6, 3, 1, 1)).sum().backward()
+        # d/dx of a frame's mean weighted by w is w / (H·W) at every pixel of that frame
+        assert torch.allclose(leaf.grad[1, 2, 1], torch.full((5, 4), (18 + 7) / 20.0, dtype=torch.float64))
+    se = SEModule(6, 4).eval()
+    with torch.no_grad():
+        assert torch.allclose(se(x.float().contiguous(memory_format=torch.channels_last_3d)), se(x.float()), atol=1e-6)
+
+
 def test_positional_encoding_is_concatenated_sines_then_cosines() -> None:
     encoding = positional_encoding(torch.arange(3.0), 6)
     assert encoding.shape == (6, 3)

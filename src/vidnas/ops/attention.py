@@ -8,6 +8,7 @@ from torch import nn
 
 from vidnas.ops.activation import make_activation
 from vidnas.ops._state import NotStreamableError, current, running_sum
+from vidnas.ops.pool import frame_means
 
 
 def cumulative_mean(x: torch.Tensor) -> torch.Tensor:
@@ -64,7 +65,7 @@ class SqueezeExcite(nn.Module):
         self.pe_scale = nn.Parameter(torch.zeros(())) if positional_encoding else None
 
     def pooled(self, x: torch.Tensor) -> torch.Tensor:
-        frame_mean = x.mean(dim=(3, 4), keepdim=True)
+        frame_mean = frame_means(x)
         frame_offset: torch.Tensor | int = 0
         z = _causal_or_clip_mean(self, frame_mean, self.causal)
         if isinstance(z, tuple):
@@ -107,7 +108,7 @@ class ContextGating(nn.Module):
         self.fc = nn.Conv3d(channels, channels, 1, bias=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        z = _causal_or_clip_mean(self, x.mean(dim=(3, 4), keepdim=True), self.causal)
+        z = _causal_or_clip_mean(self, frame_means(x), self.causal)
         if isinstance(z, tuple):
             z = z[0]
         return x * torch.sigmoid(pointwise(self.fc, z))

@@ -9,12 +9,12 @@ import torch
 from torch import nn
 
 from vidnas.ops.conv import Conv3d
-from vidnas.ops.pool import Pool3d
+from vidnas.ops.pool import Pool3d, frame_means
 
 
 def _frame_means(x: torch.Tensor) -> torch.Tensor:
     """(B, C, T, H, W) -> (B, T, C): the spatial average of every frame."""
-    return x.mean(dim=(3, 4)).transpose(1, 2)
+    return frame_means(x).flatten(2).transpose(1, 2)
 
 
 class ConnectionAttention(nn.Module):

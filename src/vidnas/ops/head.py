@@ -10,6 +10,7 @@ from torch import nn
 
 from vidnas.ops.activation import make_activation
 from vidnas.ops._state import NotStreamableError, current, running_sum
+from vidnas.ops.pool import frame_means
 
 
 class ClassifierHead(nn.Module):
@@ -48,7 +49,7 @@ class ClassifierHead(nn.Module):
         pooled = []
         for x in features:
             if self.pool_mode == "soft_max_time":
-                pooled.append(x.mean(dim=(3, 4)).transpose(1, 2))
+                pooled.append(frame_means(x).flatten(2).transpose(1, 2))
             elif self.temporal_window is not None:
                 window = (min(int(x.shape[2]), self.temporal_window), int(x.shape[3]), int(x.shape[4]))
                 pooled.append(F.avg_pool3d(x, window, stride=1).mean(dim=(2, 3, 4)))
@@ -63,7 +64,7 @@ class ClassifierHead(nn.Module):
         name = getattr(self, "stream_name", "head")
         if self.pool_mode != "avg" or self.temporal_window is not None:
             raise NotStreamableError(f"{name}: a '{self.pool_mode}' head with temporal window {self.temporal_window} needs the whole clip")
-        per_frame = sum(x.mean(dim=(3, 4), keepdim=True) for x in features) / len(features)
+        per_frame = sum(frame_means(x) for x in features) / len(features)
         sums, counts, _ = running_sum(self, per_frame)
         return (sums[:, :, -1] / counts[:, :, -1]).flatten(1)
 

@@ -12,6 +12,18 @@ from vidnas.ops._state import NotStreamableError, current, stream_key, temporal_
 Triple = tuple[int, int, int]
 
 
+def frame_means(x: torch.Tensor) -> torch.Tensor:
+    """(B, C, T, H, W) -> (B, C, T, 1, 1): every frame's spatial average, in whichever memory layout ``x`` has.
+
+    On channels_last_3d memory the reduction runs over the contiguous (B, T, H·W, C) view: on CPU about 9× faster
+    than reducing dims (3, 4) in place (0.09 vs 0.82 ms at 54×13×40², the heaviest squeeze-excitation pool of
+    X3D-S; ``benchmarks/roofline.py``)."""
+    if x.dim() == 5 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last_3d):
+        b, c, t, h, w = x.shape
+        return x.permute(0, 2, 3, 4, 1).reshape(b, t, h * w, c).mean(dim=2).transpose(1, 2).reshape(b, c, t, 1, 1)
+    return x.mean(dim=(3, 4), keepdim=True)
+
+
 class Pool3d(nn.Module):
     def __init__(self, mode: str, kernel_size: Triple, stride: Triple, pad_rule: str = "same", causal: bool = False):
         super().__init__()
