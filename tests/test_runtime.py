@@ -69,6 +69,25 @@ def test_streaming_runtimes_match_eager_step_by_step(stream_model: torch.nn.Modu
         assert _relative(several, expected[-1]) <= TOLERANCE, name
 
 
+def test_a_fixed_batch_onnxruntime_step_matches_eager_and_falls_back_for_other_batches(stream_model: torch.nn.Module) -> None:
+    import onnx
+
+    runtime = make_runtime("onnxruntime", stream_model, mode="stream", size=32, batch=2)
+    assert runtime.static_batch == 2
+    dims = onnx.load(str(runtime.path)).graph.input[0].type.tensor_type.shape.dim
+    assert dims[0].dim_value == 2  # the batch is a constant of the graph, not a free dimension
+    clip = torch.rand(3, 3, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    for batch in (2, 3, 1, 2):  # streams leave and join: other batches run on a free-batch graph, exported once
+        state, eager_state = runtime.init_state(batch, 32), stream_model.init_state(batch, 32)
+        for t in range(3):
+            with torch.no_grad():
+                expected, eager_state = stream_model.stream_step(clip[:batch, :, t : t + 1], eager_state)
+            logits, state = runtime.stream_step(clip[:batch, :, t : t + 1], state)
+            assert _relative(logits, expected) <= TOLERANCE, (batch, t)
+    assert runtime._dynamic_session is not None
+    assert select_runtime(stream_model, mode="stream", runtime="onnxruntime", size=32, batch=1, repeats=1).runtime.static_batch == 1
+
+
 def test_the_onnxruntime_step_reuses_three_preallocated_buffer_sets(stream_model: torch.nn.Module) -> None:
     runtime = make_runtime("onnxruntime", stream_model, mode="stream", size=32)
     state = runtime.init_state(1, 32)
