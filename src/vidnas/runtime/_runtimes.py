@@ -109,8 +109,8 @@ class DeployRuntime(EagerRuntime):
 
     def __init__(self, model: nn.Module, threads: int | None = None, *, example: Any = None) -> None:
         """``example``: a clip of the shape it will run on — each conv then runs in the form measured fastest there
-        (``deploy_model(layout="auto")``: 0.63 instead of 0.82 of PyTorchVideo's best time on X3D-S, 2 s of
-        tuning); without one (streaming steps) every conv runs channels_last_3d."""
+        (``deploy_model(layout="auto")``; X3D-S ran at 0.63 instead of 0.82 of PyTorchVideo's best time in one
+        interleaved run, after 2 s of tuning); without one (streaming steps) every conv runs channels_last_3d."""
         from vidnas.export import deploy_model
 
         super().__init__(model, threads)
@@ -154,7 +154,7 @@ class OnnxRuntime(Runtime):
         (exported by vidnas from the same network, e.g. its int8 form), a streaming step when it has state inputs.
 
         ``batch`` (streaming): the step graph is exported for exactly that many streams — every shape in it is then
-        a constant that onnxruntime folds away, and the A0-stream step runs ~20 % faster than on a graph with a free
+        a constant that onnxruntime folds away, and the A0-stream step ran 14–18 % faster than on a graph with a free
         batch dimension; a step on another number of streams (streams that left) falls back to a free-batch graph,
         exported once on first need. ``path`` with ``batch``: that file is such a fixed-batch step graph."""
         super().__init__(model, threads)
@@ -307,16 +307,18 @@ def make_runtime(name: str, model: nn.Module, *, mode: str = "clip", threads: in
         raise VidnasError(f"unknown runtime {name!r}: choose one of {', '.join(RUNTIMES)} or 'auto'")
     if name == "eager":
         return EagerRuntime(model, threads)
-    example = _example(model, "clip", 1, size, frames) if mode == "clip" else None
+    def example() -> Any:  # the clip the per-conv tuning of the torch runtimes measures; none for streaming steps
+        return _example(model, "clip", 1, size, frames) if mode == "clip" else None
+
     if name == "deploy":
-        return DeployRuntime(model, threads, example=example)
+        return DeployRuntime(model, threads, example=example())
     if name == "onnxruntime":
         try:
             import onnxruntime  # noqa: F401
         except ImportError:
             raise RuntimeUnavailable("onnxruntime is not installed (pip install -e '.[export]')") from None
         return OnnxRuntime(model, threads, stream=mode == "stream", size=size, frames=frames, batch=batch if mode == "stream" else None)
-    return TorchScriptRuntime(model, threads, stream=mode == "stream", size=size, example=example)
+    return TorchScriptRuntime(model, threads, stream=mode == "stream", size=size, example=example())
 
 
 @dataclass
