@@ -14,6 +14,7 @@ from vidnas import build_model, create_model
 from vidnas.errors import GenotypeError
 from vidnas.export import deploy_model
 from vidnas.genotype import ContextGate, Genotype, Head, InputSpec, Node, Pool, Residual, TVNBlock
+from vidnas.network._model import planar_blockers
 from vidnas.stream import NotStreamableError
 from vidnas.zoo import list_models
 
@@ -56,10 +57,64 @@ def _assert_streaming_matches(model: nn.Module, x, frames: int, rng: np.random.G
         assert float((logits - full).abs().max()) <= 1e-5 * scale + 1e-7, "random chunks"
 
 
+def _close(a: torch.Tensor, b: torch.Tensor) -> bool:
+    """Equal up to float rounding relative to b's largest finite value (max-pool buffers hold −inf)."""
+    finite = b[torch.isfinite(b)]
+    scale = float(finite.abs().max()) if finite.numel() else 0.0
+    return torch.allclose(a, b, rtol=1e-5, atol=1e-5 * scale + 1e-8)
+
+
+def _assert_planar_matches(model: nn.Module, x: torch.Tensor) -> bool:
+    """The BN-folded copy of ``model`` stepped planar (4-D frames, 2D convs) equals the whole clip and carries
+    the same state as the ordinary step. Returns whether the planar form ran (False: a layer has none)."""
+    deployed = deploy_model(model, layout="contiguous")
+    planar = not planar_blockers(deployed)
+    with torch.no_grad():
+        full = model(x)
+        scale = float(full.abs().max()) + 1e-12
+        flat = deployed.init_state(x.shape[0], size=x.shape[-2:])
+        plain = dict(flat)
+        for t in range(x.shape[2]):
+            logits, flat = deployed.stream_step(x[:, :, t : t + 1], flat, planar=True)
+            reference, plain = deployed.stream_step(x[:, :, t : t + 1], plain)
+            assert flat.keys() == plain.keys()
+            assert all(flat[k].shape == plain[k].shape for k in flat)
+            assert all(_close(flat[k], plain[k]) for k in flat)
+        assert float((logits - full).abs().max()) <= 2e-5 * scale + 1e-7, "planar, frame by frame"
+        assert float((logits - reference).abs().max()) <= 2e-5 * scale + 1e-7
+    return planar
+
+
 @pytest.mark.parametrize("name", STREAM_MODELS)
 def test_registry_stream_models_match_the_whole_clip(name: str) -> None:
     model = _perturb(create_model(name, frames=7, size=48, seed=0))
-    _assert_streaming_matches(model, torch.randn(2, 3, 7, 48, 48), 7, np.random.default_rng(0))
+    x = torch.randn(2, 3, 7, 48, 48)
+    _assert_streaming_matches(model, x, 7, np.random.default_rng(0))
+    assert _assert_planar_matches(model, x)
+
+
+def test_a_planar_step_runs_every_conv_on_4d_frames_and_refuses_several_frames() -> None:
+    deployed = deploy_model(_perturb(create_model("movinet_a0_stream", frames=3, size=32, seed=0)), layout="contiguous")
+    state = deployed.init_state(1, 32)
+    ranks: list[int] = []
+    hooks = [m.register_forward_pre_hook(lambda m, args: ranks.append(args[0].dim())) for m in deployed.modules() if isinstance(m, nn.Conv3d)]
+    with torch.no_grad():
+        deployed.stream_step(torch.randn(1, 3, 1, 32, 32), state, planar=True)
+        assert len(ranks) == 62 and set(ranks) == {4}
+        ranks.clear()
+        deployed.stream_step(torch.randn(1, 3, 1, 32, 32), state)
+        assert len(ranks) == 62 and set(ranks) == {5}
+        with pytest.raises(ValueError, match="exactly one new frame"):
+            deployed.stream_step(torch.randn(1, 3, 2, 32, 32), state, planar=True)
+    for hook in hooks:
+        hook.remove()
+    # a layer without a planar form (BatchNorm before folding) keeps the ordinary step
+    raw = create_model("movinet_a0_stream", frames=3, size=32, seed=0).eval()
+    assert planar_blockers(raw)[0] == "nodes.backbone.0.norm: BatchNorm3d"
+    with torch.no_grad():
+        a, _ = raw.stream_step(torch.ones(1, 3, 1, 32, 32), planar=True)
+        b, _ = raw.stream_step(torch.ones(1, 3, 1, 32, 32))
+    assert torch.equal(a, b)
 
 
 def test_movinet_a0_stream_state_matches_the_reference_inventory() -> None:
@@ -110,7 +165,9 @@ def test_random_causal_genotypes_stream_exactly(layers: list, frames: int, seed:
         return
     model = _perturb(build_model(genotype, seed=seed))
     assert model.streaming_blockers() == []
-    _assert_streaming_matches(model, torch.randn(2, 3, frames, 16, 16), frames, np.random.default_rng(seed))
+    x = torch.randn(2, 3, frames, 16, 16)
+    _assert_streaming_matches(model, x, frames, np.random.default_rng(seed))
+    _assert_planar_matches(model, x)
 
 
 def test_non_causal_networks_are_refused_naming_the_first_offending_layer() -> None:

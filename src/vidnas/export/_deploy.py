@@ -84,6 +84,8 @@ class DeployConv3d(Conv3d):
                 self.weight.data = self.weight.data.contiguous(memory_format=fmt)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() == 4:  # a planar streaming step's frame: one 2D conv whatever the form (Conv3d.forward)
+            return super().forward(x)
         if self.form == "frames_2d":
             return self._frames_2d(x)
         if self.form == "gemm":  # (B, T, H, W, C) @ (C, O): an NDHWC input needs no copy, the output is NDHWC

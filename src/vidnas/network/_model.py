@@ -6,8 +6,23 @@ import torch
 from torch import nn
 
 from vidnas.genotype import Genotype, Shape
-from vidnas.ops import ClassifierHead, ContextGating, ITGMConv3d, Pool3d, SqueezeExcite, WeightedFusion
-from vidnas.ops._state import NotStreamableError, streaming
+from vidnas.ops import (
+    Branches,
+    ClassifierHead,
+    ContextGating,
+    Conv2Plus1d,
+    Conv3d,
+    DropPath,
+    HardSigmoid,
+    HardSwish,
+    ITGMConv3d,
+    Pool3d,
+    Residual,
+    SqueezeExcite,
+    Swish,
+    WeightedFusion,
+)
+from vidnas.ops._state import NotStreamableError, current, streaming
 
 
 class VidNet(nn.Module):
@@ -73,6 +88,9 @@ class VidNet(nn.Module):
 
     def forward_features(self, x: torch.Tensor | dict[str, torch.Tensor]) -> torch.Tensor | tuple[torch.Tensor, ...]:
         values = self._inputs(x)
+        call = current()
+        if call is not None and call.planar:  # the step's one frame, as 4-D (B, C, H, W)
+            values = {name: value[:, :, 0] for name, value in values.items()}
         for index, (name, body) in enumerate(self.nodes.items()):
             inputs = [values[source] for source in self._edges[name]]
             if name in self.fusions:
@@ -132,15 +150,24 @@ class VidNet(nn.Module):
         return call.outgoing
 
     def stream_step(
-        self, frames: torch.Tensor | dict[str, torch.Tensor], state: dict[str, torch.Tensor] | None = None
+        self, frames: torch.Tensor | dict[str, torch.Tensor], state: dict[str, torch.Tensor] | None = None, planar: bool = False
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Feed T >= 1 new frames of a stream; returns (logits over every frame so far, the next state).
 
         Pure: the state passed in is not modified, so one model serves any number of streams. Use eval mode:
         then the logits after the last frame equal the whole-clip forward.
+
+        ``planar`` (one new frame only): run the layers on 4-D (B, C, H, W) frames, every conv as one 2D conv
+        — the same numbers and the same state, in the graph an exported step should have (``vidnas.export``).
+        A network with a layer that has no planar form (``planar_blockers``) runs the ordinary step.
         """
         _refuse_if_blocked(self)
-        with streaming(state) as call:
+        planar = planar and not planar_blockers(self)
+        if planar:
+            lengths = {name: int(x.shape[2]) for name, x in self._inputs(frames).items()}
+            if any(length != 1 for length in lengths.values()):
+                raise ValueError(f"a planar step reads exactly one new frame per stream, got {lengths}")
+        with streaming(state, planar=planar) as call:
             logits = self.forward(frames)
         return logits, call.outgoing
 
@@ -220,6 +247,27 @@ def streaming_blockers(model: nn.Module) -> list[str]:
             reason = f"'{module.pool_mode}' head with temporal window {module.temporal_window}"
         if reason:
             found.append(f"{name}: {reason}")
+    return found
+
+
+PLANAR_MODULES = (Conv3d, Conv2Plus1d, ITGMConv3d, Pool3d, SqueezeExcite, ContextGating, ClassifierHead, Residual, Branches, DropPath,
+                  nn.Sequential, nn.ModuleDict, nn.ModuleList, nn.Identity, nn.Linear, nn.Dropout, Swish, HardSwish, HardSigmoid, nn.ReLU,
+                  nn.ReLU6, nn.Sigmoid)
+"""The modules that run a planar streaming step on 4-D frames (everything else needs the 5-D step; BatchNorm,
+for one, is folded into the convs by ``deploy_model`` before an export)."""
+
+
+def planar_blockers(model: nn.Module) -> list[str]:
+    """The layers without a planar streaming form ('path: type'); empty: ``stream_step(..., planar=True)``
+    runs planar. The 1×1×1 convs inside attention run as dense layers on pooled features: not walked."""
+    found, inside = [], ()
+    for name, module in model.named_modules():
+        if not name or name.startswith(inside):
+            continue
+        if isinstance(module, (SqueezeExcite, ContextGating)):
+            inside = inside + (name + ".",)
+        if not isinstance(module, PLANAR_MODULES):
+            found.append(f"{name}: {type(module).__name__}")
     return found
 
 

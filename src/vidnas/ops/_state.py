@@ -26,12 +26,18 @@ class StreamCall:
 
     ``initialise``: build fresh (zero) entries from the input shapes instead of reading them, and return
     those (used by ``init_state``).
+
+    ``planar``: the step reads exactly one new frame and the activations between layers are 4-D (B, C, H, W)
+    frames instead of (B, C, 1, H, W) clips; the state keeps its 5-D shapes. Every conv is then one 2D conv
+    (its temporal window stacked into the channels) with no reshapes between layers, which is the graph an
+    exported streaming step should be (``vidnas.export``; see ``VidNet.stream_step``).
     """
 
-    def __init__(self, incoming: dict[str, torch.Tensor] | None, initialise: bool = False):
+    def __init__(self, incoming: dict[str, torch.Tensor] | None, initialise: bool = False, planar: bool = False):
         self.incoming = incoming or {}
         self.outgoing: dict[str, torch.Tensor] = {}
         self.initialise = initialise
+        self.planar = planar
 
     def read(self, key: str, fresh: Callable[[], torch.Tensor]) -> torch.Tensor:
         if self.initialise or key not in self.incoming:
@@ -55,8 +61,8 @@ def current() -> StreamCall | None:
 
 
 @contextmanager
-def streaming(incoming: dict[str, torch.Tensor] | None, initialise: bool = False) -> Iterator[StreamCall]:
-    call = StreamCall(incoming, initialise)
+def streaming(incoming: dict[str, torch.Tensor] | None, initialise: bool = False, planar: bool = False) -> Iterator[StreamCall]:
+    call = StreamCall(incoming, initialise, planar)
     token = _CURRENT.set(call)
     try:
         yield call
@@ -75,10 +81,13 @@ def stream_key(module: torch.nn.Module, kind: str) -> str:
 def temporal_buffer(module: torch.nn.Module, x: torch.Tensor, frames: int, fill: float = 0.0) -> torch.Tensor:
     """``x`` with the module's buffer of the last ``frames`` input frames in front; stores the new buffer.
 
-    The buffer starts as ``fill`` frames, which is exactly the causal padding of the whole-clip forward.
+    The buffer starts as ``fill`` frames, which is exactly the causal padding of the whole-clip forward. A 4-D
+    ``x`` (a planar step's one frame) is joined as one frame; the result is always 5-D.
     """
     call = current()
     assert call is not None
+    if x.dim() == 4:
+        x = x.unsqueeze(2)
     key = stream_key(module, "buffer")
     shape = (x.shape[0], x.shape[1], frames) + tuple(x.shape[3:])
     previous = call.read(key, lambda: torch.full(shape, fill, dtype=x.dtype, device=x.device))
@@ -99,8 +108,13 @@ def running_sum(module: torch.nn.Module, per_frame: torch.Tensor) -> tuple[torch
     batch, channels = per_frame.shape[:2]
     total = call.read(stream_key(module, "sum"), lambda: per_frame.new_zeros(batch, channels, 1, 1, 1))
     count = call.read(stream_key(module, "count"), lambda: per_frame.new_zeros(batch, 1, 1, 1, 1))  # per stream: streams join at any time
-    sums = total + per_frame.cumsum(dim=2)
     frames = per_frame.shape[2]
+    if frames == 1:  # one new frame: no cumsum, arange or slice nodes in an exported step
+        sums, counts = total + per_frame, count + 1
+        call.write(stream_key(module, "sum"), sums)
+        call.write(stream_key(module, "count"), counts)
+        return sums, counts, count
+    sums = total + per_frame.cumsum(dim=2)
     counts = count + torch.arange(1, frames + 1, dtype=per_frame.dtype, device=per_frame.device).view(1, 1, frames, 1, 1)
     call.write(stream_key(module, "sum"), sums[:, :, -1:])
     call.write(stream_key(module, "count"), count + frames)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -18,15 +20,22 @@ def cumulative_mean(x: torch.Tensor) -> torch.Tensor:
     return x.cumsum(dim=2) / counts
 
 
-def pointwise(conv: nn.Conv3d, z: torch.Tensor) -> torch.Tensor:
-    """A 1×1×1 conv on a spatially pooled (B, C, T, 1, 1) tensor, run as a dense layer (one GEMM instead of a
-    conv3d launch: the same numbers, counted as the same MACs)."""
-    batch, channels, frames = z.shape[:3]
-    if frames == 1:  # a streaming step: no frame axis to move (an exported step graph keeps every transpose)
-        return F.linear(z.reshape(batch, channels), conv.weight.reshape(conv.out_channels, channels), conv.bias).reshape(batch, conv.out_channels, 1, 1, 1)
-    flat = z.reshape(batch, channels, frames).transpose(1, 2)
-    out = F.linear(flat, conv.weight.reshape(conv.out_channels, channels), conv.bias)
-    return out.transpose(1, 2).reshape(batch, conv.out_channels, frames, 1, 1)
+def dense(conv: nn.Conv3d, z: torch.Tensor) -> torch.Tensor:
+    """A 1×1×1 conv applied to (..., C) features: one GEMM."""
+    return F.linear(z, conv.weight.reshape(conv.out_channels, conv.in_channels), conv.bias)
+
+
+def gated(x: torch.Tensor, z: torch.Tensor, layers: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+    """x ⊙ layers(z) for pooled (B, C', T', 1, 1) features ``z`` (``layers``: the 1×1×1 convs and activations,
+    as dense layers on the last axis). With one pooled frame (a streaming step, or clip pooling) the layers run
+    on (B, C') and the gate is reshaped once to broadcast over ``x`` — 5-D, or a planar step's 4-D frame:
+    in an exported step graph that is two GEMMs and one reshape, with no transposes."""
+    batch, frames = z.shape[0], z.shape[2]
+    if frames == 1:
+        gate = layers(z.reshape(batch, -1))
+        return x * gate.reshape(gate.shape + (1,) * (x.dim() - 2))
+    out = layers(z.reshape(batch, z.shape[1], frames).transpose(1, 2))
+    return x * out.transpose(1, 2).reshape(batch, out.shape[-1], frames, 1, 1)
 
 
 def positional_encoding(positions: torch.Tensor, dim: int) -> torch.Tensor:
@@ -73,7 +82,7 @@ class SqueezeExcite(nn.Module):
         if self.form == "2plus3d":
             z = torch.cat([z.expand_as(frame_mean), frame_mean], dim=1)
         if self.pe_scale is not None:
-            frames = x.shape[2]
+            frames = frame_mean.shape[2]
             positions = torch.arange(frames, dtype=x.dtype, device=x.device)
             if isinstance(frame_offset, torch.Tensor):  # streaming: each stream's own frame count, (B, 1, 1, 1, 1)
                 positions = frame_offset.reshape(-1, 1) + positions
@@ -82,7 +91,7 @@ class SqueezeExcite(nn.Module):
         return z
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x * self.gate(pointwise(self.expand, self.act(pointwise(self.reduce, self.pooled(x)))))
+        return gated(x, self.pooled(x), lambda z: self.gate(dense(self.expand, self.act(dense(self.reduce, z)))))
 
 
 def _causal_or_clip_mean(module: nn.Module, frame_mean: torch.Tensor, causal: bool):  # noqa: ANN202
@@ -111,4 +120,4 @@ class ContextGating(nn.Module):
         z = _causal_or_clip_mean(self, frame_means(x), self.causal)
         if isinstance(z, tuple):
             z = z[0]
-        return x * torch.sigmoid(pointwise(self.fc, z))
+        return gated(x, z, lambda f: torch.sigmoid(dense(self.fc, f)))

@@ -41,6 +41,8 @@ class Conv3d(nn.Conv3d):
         if current() is not None:
             if self.kernel_size[0] > 1 or self.stride[0] > 1:
                 return streamed_conv3d(self, x, self.weight, self.bias, self.groups)
+            if x.dim() == 4:  # a planar step's frame
+                return planes_conv(x, self.weight, self.bias, self.stride, self.dilation, self.groups, self.pad_rule)
             if x.shape[2] == 1 and torch.onnx.is_in_onnx_export():  # a spatial or pointwise conv on the step's one frame
                 return window_conv(x, self.weight, self.bias, self.stride, self.dilation, self.groups, self.pad_rule)
         return padded_conv3d(x, self.weight, self.bias, self.stride, self.dilation, self.groups, self.pad_rule, self.causal)
@@ -55,30 +57,39 @@ def streamed_conv3d(module: nn.Module, x: torch.Tensor, weight: torch.Tensor, bi
         raise NotStreamableError(f"{name}: temporal stride {stride[0]} cannot run frame by frame")
     if not module.causal:
         raise NotStreamableError(f"{name}: a {'x'.join(map(str, kernel))} conv that is not causal reads future frames")
+    planar = x.dim() == 4
     joined = temporal_buffer(module, x, (kernel[0] - 1) * dilation[0])
-    if joined.shape[2] == (kernel[0] - 1) * dilation[0] + 1 and torch.onnx.is_in_onnx_export():  # one new frame: one window
-        return window_conv(joined, weight, bias, stride, dilation, groups, module.pad_rule)
+    if planar or (joined.shape[2] == (kernel[0] - 1) * dilation[0] + 1 and torch.onnx.is_in_onnx_export()):  # one new frame: one window
+        return window_conv(joined, weight, bias, stride, dilation, groups, module.pad_rule, planar)
     return padded_conv3d(joined, weight, bias, stride, dilation, groups, module.pad_rule, False, pad_time=False)
 
 
-def window_conv(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, stride: Triple, dilation: Triple, groups: int, rule: str) -> torch.Tensor:
+def window_conv(
+    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, stride: Triple, dilation: Triple, groups: int, rule: str, planar: bool = False
+) -> torch.Tensor:
     """A conv3d whose input is exactly one temporal window of its kernel (no temporal padding, one output frame),
     computed as a 2D conv with the window's frames stacked into the channels: the same sums, in the 2D kernels
     onnxruntime optimises (it has no fast 3D depthwise conv). Used when exporting a streaming step to ONNX: the
     A0-stream step's conv time there fell from 4.8 to 1.5 ms (kernel time, 1 thread); PyTorch's own conv3d on
-    channels-last tensors is as fast as its conv2d here, and the layout changes cost more, so eager keeps conv3d."""
-    kernel = tuple(weight.shape[-3:])
+    channels-last tensors is as fast as its conv2d here, and the layout changes cost more, so eager keeps conv3d.
+    Returns (B, O, 1, H', W'), or the 4-D (B, O, H', W') frame when ``planar``."""
     if dilation[0] > 1:
         x = x[:, :, :: dilation[0]]
-    pads = window_pads(x.shape[-3:], (1,) + kernel[1:], stride, dilation, rule, False)
+    batch, channels, frames, height, width = x.shape
+    y = planes_conv(x.reshape(batch, channels * frames, height, width), weight, bias, stride, dilation, groups, rule)
+    return y if planar else y.unsqueeze(2)
+
+
+def planes_conv(planes: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, stride: Triple, dilation: Triple, groups: int, rule: str) -> torch.Tensor:
+    """The 2D conv of (B, C·k_t, H, W) planes (a temporal window's frames stacked channel by channel, frame
+    fastest) with a (O, C/groups, k_t, k_h, k_w) kernel, padded in space by ``rule``: (B, O, H', W')."""
+    kernel = tuple(weight.shape[-3:])
+    pads = window_pads((1,) + tuple(planes.shape[-2:]), (1,) + kernel[1:], stride, dilation, rule, False)
     padding: tuple[int, int] | int = (pads[1][0], pads[2][0])
     if not is_symmetric(pads):
-        x, padding = apply_pads(x, pads), 0
-    batch, channels, frames, height, width = x.shape
-    planes = x.reshape(batch, channels * frames, height, width)
+        planes, padding = apply_pads(planes, pads), 0
     flat = weight.reshape(weight.shape[0], weight.shape[1] * kernel[0], kernel[1], kernel[2])
-    y = F.conv2d(planes, flat, bias, stride[1:], padding, dilation[1:], groups)
-    return y.unsqueeze(2)
+    return F.conv2d(planes, flat, bias, stride[1:], padding, dilation[1:], groups)
 
 
 def padded_conv3d(

@@ -31,4 +31,6 @@ def apply_pads(x: torch.Tensor, pads: list[tuple[int, int]], value: float = 0.0)
     (t0, t1), (h0, h1), (w0, w1) = pads
     if not (t0 or t1 or h0 or h1 or w0 or w1):
         return x
+    if not (t0 or t1):  # space only: also pads a 4-D (B, C, H, W) frame
+        return F.pad(x, (w0, w1, h0, h1), value=value)
     return F.pad(x, (w0, w1, h0, h1, t0, t1), value=value)
