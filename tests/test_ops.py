@@ -297,3 +297,20 @@ def test_window_conv_equals_conv3d_on_one_temporal_window(kernel, dilation, grou
         got = window_conv(x, weight, bias, stride, (dilation, 1, 1), groups, rule)
         assert got.shape == expected.shape and expected.shape[2] == 1
         assert torch.allclose(got, expected, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("mode", ["max", "avg"])
+@pytest.mark.parametrize("rule", ["same", "symmetric", "valid"])
+def test_a_planar_spatial_pool_equals_the_3d_pool_on_one_frame(mode: str, rule: str) -> None:
+    from vidnas.ops import Pool3d
+    from vidnas.ops._state import streaming
+
+    torch.manual_seed(0)
+    for kernel, stride, size in ((3, 2, 11), (3, 1, 6), (2, 2, 5), (5, 3, 12)):
+        pool = Pool3d(mode, (1, kernel, kernel), (1, stride, stride), rule)
+        x = torch.randn(2, 4, 1, size, size + 1)
+        expected = pool(x)[:, :, 0]
+        with streaming({}, planar=True):
+            got = pool(x[:, :, 0])
+        assert got.shape == expected.shape
+        assert torch.allclose(got, expected, atol=1e-6), (kernel, stride, size)

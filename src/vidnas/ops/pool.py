@@ -37,6 +37,8 @@ class Pool3d(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() == 4:  # a planar streaming step's frame
+            if self.kernel_size[0] == 1 and self.stride[0] == 1:
+                return self._planar(x)
             return self.forward(x.unsqueeze(2)).squeeze(2)
         call = current()
         if call is not None and (self.kernel_size[0] > 1 or self.stride[0] > 1):
@@ -55,6 +57,25 @@ class Pool3d(nn.Module):
         summed = F.avg_pool3d(apply_pads(x, pads), self.kernel_size, self.stride)
         valid = torch.ones((1, 1) + tuple(x.shape[-3:]), dtype=x.dtype, device=x.device)
         fraction = F.avg_pool3d(apply_pads(valid, pads), self.kernel_size, self.stride)
+        return summed / fraction
+
+    def _planar(self, x: torch.Tensor) -> torch.Tensor:
+        """A spatial pool of a 4-D frame as a 2D pool; the average's share of valid (unpadded) inputs per
+        window is a constant computed here, not a second pool over a tensor of ones."""
+        kernel, stride = self.kernel_size[1:], self.stride[1:]
+        pads = window_pads((1,) + tuple(x.shape[-2:]), self.kernel_size, self.stride, (1, 1, 1), self.pad_rule, False)
+        symmetric = is_symmetric(pads) and all(2 * p <= k and n >= k for (p, _), k, n in zip(pads[1:], kernel, x.shape[-2:]))
+        padding = [p for p, _ in pads[1:]] if symmetric else 0
+        if self.mode == "max":
+            return F.max_pool2d(x if symmetric else apply_pads(x, pads, float("-inf")), kernel, stride, padding)
+        if symmetric:
+            return F.avg_pool2d(x, kernel, stride, padding, count_include_pad=False)
+        summed = F.avg_pool2d(apply_pads(x, pads), kernel, stride)
+        shares = [
+            [(min(i * s - before + k, int(n)) - max(i * s - before, 0)) / k for i in range(out)]
+            for n, k, s, (before, _), out in zip(x.shape[-2:], kernel, stride, pads[1:], summed.shape[-2:])
+        ]
+        fraction = torch.tensor([[a * b for b in shares[1]] for a in shares[0]], dtype=x.dtype, device=x.device)
         return summed / fraction
 
     def _stream(self, x: torch.Tensor, call) -> torch.Tensor:  # noqa: ANN001
