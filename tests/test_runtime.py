@@ -204,6 +204,19 @@ def test_int8_stream_step_carries_its_state_and_the_cli(tmp_path, calibration_vi
             expected, state = stream_model.stream_step(clip[:, :, t : t + 1], state)
     got, _ = reopened.stream_step(clip, reopened.init_state(1, 32))
     assert _relative(got, expected) < 0.2
+    # the planar step's temporal convs (grouped, k inputs per group) stay fp32; every other conv is quantised
+    onnx = pytest.importorskip("onnx")
+    from vidnas.export import export_model
+    from vidnas.runtime._quantize import slow_int8_convs
+
+    export_model(stream_model, tmp_path / "step.fp32.onnx", stream=True, size=32)
+    slow = set(slow_int8_convs(tmp_path / "step.fp32.onnx"))
+    assert len(slow) == 11 and all("second" in name for name in slow)
+    graph = onnx.load(str(report.path)).graph
+    producers = {out: node.op_type for node in graph.node for out in node.output}
+    convs = {node.name: producers.get(node.input[1], "initializer") for node in graph.node if node.op_type == "Conv"}
+    assert {name for name, weight in convs.items() if weight != "DequantizeLinear"} == slow
+    assert sum(weight == "DequantizeLinear" for weight in convs.values()) == 62 - 11
     with pytest.raises(QuantizationError, match="nope.mp4: no such video file"):
         int8_export(stream_model, tmp_path / "x.onnx", ["nope.mp4"], mode="stream", size=32)
     with pytest.raises(QuantizationError, match="no 64-frame clip"):

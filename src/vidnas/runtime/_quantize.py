@@ -6,13 +6,16 @@ Only convolutions and matrix products are quantised (``QUANTIZED_OPS``): measure
 X3D-XS, quantising the elementwise ops too (Add, Mul, Concat) adds quantise/dequantise pairs around every
 squeeze-excite and residual that cost more than the int8 arithmetic saves. Weights are int8 per output channel,
 activations uint8 per tensor with their ranges from the calibration inputs (min/max, or a percentile).
+Grouped convs with several input channels per group stay fp32 (``slow_int8_convs``): onnxruntime has fast int8
+kernels for dense and depthwise convs but not for those, and the planar streaming step's temporal convs are such
+convs (a depthwise k×1×1 conv over a buffer of k frames stacked into the channels) — quantised, they ran ~7×
+slower than in fp32 and the A0-stream int8 step took 6.4 instead of 4.4 ms (1 thread).
 """
 
 from __future__ import annotations
 
 import statistics
 import tempfile
-import time
 import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -24,7 +27,7 @@ from torch import nn
 
 from vidnas._imports import optional_import
 from vidnas.errors import VidnasError
-from vidnas.runtime._runtimes import OnnxRuntime, RuntimeUnavailable
+from vidnas.runtime._runtimes import STEP_BLOCK, OnnxRuntime, RuntimeUnavailable, time_in_turns
 
 QUANTIZED_OPS = ("Conv", "MatMul")
 METHODS = ("minmax", "percentile")
@@ -100,6 +103,22 @@ class _Reader:
         pass
 
 
+def slow_int8_convs(path: str | Path) -> list[str]:
+    """The Conv nodes of an ONNX graph that are grouped with more than one input channel per group (weights
+    (O, C/g, ...) with g > 1 and C/g > 1): kept fp32 by :func:`quantize_int8`."""
+    onnx = optional_import("onnx", "int8 quantisation")
+    graph = onnx.load(str(path)).graph
+    shapes = {init.name: tuple(init.dims) for init in graph.initializer}
+    slow = []
+    for node in graph.node:
+        if node.op_type != "Conv" or len(node.input) < 2 or node.input[1] not in shapes:
+            continue
+        groups = next((attr.i for attr in node.attribute if attr.name == "group"), 1)
+        if groups > 1 and shapes[node.input[1]][1] > 1:
+            slow.append(node.name)
+    return slow
+
+
 def quantize_int8(model: nn.Module, out: str | Path, feeds: list[dict[str, np.ndarray]], *, mode: str = "clip", size: int | None = None,
                   frames: int | None = None, method: str = "minmax", ops: Sequence[str] = QUANTIZED_OPS) -> Path:
     """Write the int8 ONNX graph of ``model`` (whole clip, or one streaming step) to ``out``, its activation
@@ -128,7 +147,7 @@ def quantize_int8(model: nn.Module, out: str | Path, feeds: list[dict[str, np.nd
             quantization.quantize_static(
                 str(prepared), str(out), _Reader(feeds), quant_format=quantization.QuantFormat.QDQ, per_channel=True,
                 activation_type=quantization.QuantType.QUInt8, weight_type=quantization.QuantType.QInt8,
-                op_types_to_quantize=list(ops), calibrate_method=calibration,
+                op_types_to_quantize=list(ops), calibrate_method=calibration, nodes_to_exclude=slow_int8_convs(prepared),
             )
     return out
 
@@ -171,8 +190,9 @@ class Int8Report:
 def compare_int8(fp32: OnnxRuntime, int8: OnnxRuntime, model: nn.Module, videos: list[list[torch.Tensor]], *, mode: str = "clip",
                  frames: int | None = None, limit: int = 256, timed_calls: int | None = None) -> dict[str, float]:
     """Top-1 agreement of two runtimes over the same inputs — clips, or every step of each video streamed
-    through both (each runtime carrying its own state, so int8 drift counts) — then their speed, timed
-    interleaved over ``timed_calls`` calls each (default 100 steps or 12 clips, the inputs cycled)."""
+    through both (each runtime carrying its own state, so int8 drift counts) — then their speed over
+    ``timed_calls`` calls each (default 100 steps or 12 clips, the inputs cycled), the two taking turns (streaming:
+    turns of ``STEP_BLOCK`` steps, as ``select_runtime`` times them)."""
     agree, errors = 0, []
     runtimes = {"fp32": fp32, "int8": int8}
     with torch.no_grad():
@@ -192,23 +212,23 @@ def compare_int8(fp32: OnnxRuntime, int8: OnnxRuntime, model: nn.Module, videos:
                         out[name], states[name] = rt.stream_step(frame[None], states[name])
                     agree += int(out["fp32"].argmax(1).eq(out["int8"].argmax(1)).all())
                     errors.append(float((out["fp32"] - out["int8"]).abs().max() / out["fp32"].abs().max().clamp_min(1e-12)))
-        times: dict[str, list[float]] = {name: [] for name in runtimes}
         inputs = clips if mode == "clip" else [f[None] for v in videos for f in v]
-        calls = timed_calls or (12 if mode == "clip" else 100)
+        count = timed_calls or (12 if mode == "clip" else 100)
+        block = STEP_BLOCK if mode == "stream" else 1
         states = {name: rt.init_state(1, tuple(inputs[0].shape[-2:])) for name, rt in runtimes.items()} if mode == "stream" else {}
-        for i in range(calls + 2):  # two warm-up rounds; the runtime that goes first alternates
-            x = inputs[i % len(inputs)]
-            for name in (("fp32", "int8") if i % 2 else ("int8", "fp32")):
-                runtime = runtimes[name]
-                with runtime.running():
-                    start = time.perf_counter()
-                    if mode == "clip":
-                        runtime(x)
-                    else:
-                        _, states[name] = runtime.stream_step(x, states[name])
-                    elapsed = (time.perf_counter() - start) * 1000
-                if i >= 2:
-                    times[name].append(elapsed)
+        cursor = {name: 0 for name in runtimes}
+
+        def call(name: str) -> None:  # the next input, cycled
+            x = inputs[cursor[name] % len(inputs)]
+            cursor[name] += 1
+            if mode == "clip":
+                runtimes[name](x)
+            else:
+                _, states[name] = runtimes[name].stream_step(x, states[name])
+
+        calls = {name: (runtimes[name], lambda name=name: call(name)) for name in runtimes}
+        time_in_turns(calls, 1, 2)  # warm-up
+        times = time_in_turns(calls, max(1, -(-count // block)), block)
     return {"checked": len(errors), "agreement": agree / max(len(errors), 1), "max_relative_error": max(errors, default=0.0),
             "fp32_ms": statistics.median(times["fp32"]), "int8_ms": statistics.median(times["int8"])}
 

@@ -325,6 +325,23 @@ STEP_BLOCK = 5
 """Consecutive streaming steps each runtime is timed over per round of :func:`select_runtime`."""
 
 
+def time_in_turns(calls: dict[str, tuple[Runtime, Callable[[], Any]]], rounds: int, block: int = 1) -> dict[str, list[float]]:
+    """ms per call of each (runtime, call), the runtimes taking turns for ``rounds`` rounds (so drift of the
+    machine's speed hits all alike), ``block`` consecutive calls per turn: with ``block`` > 1 one untimed call
+    comes first in each turn, since the call right after another runtime's refills the caches — a streaming
+    step is then timed as a stream runs it, one runtime many times in a row."""
+    times: dict[str, list[float]] = {name: [] for name in calls}
+    for _ in range(rounds):
+        for name, (runtime, call) in calls.items():
+            with runtime.running():
+                for index in range(block + (block > 1)):
+                    start = time.perf_counter()
+                    call()
+                    if block == 1 or index > 0:
+                        times[name].append((time.perf_counter() - start) * 1000)
+    return times
+
+
 @dataclass
 class Selection:
     """The chosen runtime and the evidence: median ms per call (clip) or per step (stream) of every runtime that
@@ -462,19 +479,10 @@ def select_runtime(
             calls[name] = step
     if not built:
         raise RuntimeUnavailable(f"no runtime can run {model.genotype.name}: " + "; ".join(f"{k}: {v}" for k, v in selection.unavailable.items()))
-    times: dict[str, list[float]] = {name: [] for name in calls}
     for name, call in calls.items():  # warm-up
         with built[name].running():
             call()
-    block = STEP_BLOCK if mode == "stream" else 1
-    for _ in range(repeats):
-        for name, call in calls.items():
-            with built[name].running():
-                for index in range(block + (block > 1)):
-                    start = time.perf_counter()
-                    call()
-                    if block == 1 or index > 0:  # a step right after another runtime's refills the caches: not timed
-                        times[name].append((time.perf_counter() - start) * 1000)
+    times = time_in_turns({name: (built[name], call) for name, call in calls.items()}, repeats, STEP_BLOCK if mode == "stream" else 1)
     selection.timings_ms = {name: round(statistics.median(values), 3) for name, values in times.items()}
     selection.chosen = min(selection.timings_ms, key=selection.timings_ms.get)
     selection.runtime = built[selection.chosen]
