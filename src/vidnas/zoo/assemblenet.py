@@ -52,12 +52,13 @@ def create_flow_stem(*, name: str, width: int) -> Node:
     ])
 
 
-def create_blocks(*, filters: int, mid: int, dilation: int, stride: int, count: int) -> list[Bottleneck]:
-    """A node's ``count`` ResNet bottlenecks (output 4F, inner F; every second one with a 3×1×1 expansion),
-    the first with spatial ``stride``; 1×3×3 middle convs with temporal ``dilation``."""
+def create_blocks(*, filters: int, mid: int, dilation: int, stride: int, count: int, temporal_first: bool = False) -> list[Bottleneck]:
+    """A node's ``count`` ResNet bottlenecks (output 4F, inner F; every second one with a 3×1×1 expansion of
+    temporal ``dilation`` — the second, fourth, … as published, or the first, third, … with ``temporal_first``,
+    so that a node of one block can model time), the first with spatial ``stride``; 1×3×3 middle convs."""
     return [
         Bottleneck(
-            out=4 * filters, inner=filters, mid=mid, expand_kernel=(3, 1, 1) if j % 2 == 1 else (1, 1, 1), dilation=dilation,
+            out=4 * filters, inner=filters, mid=mid, expand_kernel=(3, 1, 1) if j % 2 == (0 if temporal_first else 1) else (1, 1, 1), dilation=dilation,
             kernel=(1, 3, 3), stride=(1, stride, stride) if j == 0 else (1, 1, 1), depthwise=False, act="relu", mid_act="relu",
             out_act="relu", zero_init_last_norm=True, padding="symmetric",
         )
@@ -66,10 +67,11 @@ def create_blocks(*, filters: int, mid: int, dilation: int, stride: int, count: 
 
 
 def create_network(
-    *, name: str, nodes: list[Node], outputs: Sequence[str], input: InputSpec, num_classes: int, dropout: float = 0.5, description: str = ""
+    *, name: str, nodes: list[Node], outputs: Sequence[str], input: InputSpec, num_classes: int, dropout: float = 0.5, description: str = "",
+    norm_momentum: float = 0.01,
 ) -> Genotype:
-    """An AssembleNet over RGB and flow: the head pools the ``outputs`` nodes; BN momentum 0.01, TF's truncated-normal
-    fan-in init."""
+    """An AssembleNet over RGB and flow: the head pools the ``outputs`` nodes; BN momentum 0.01 as released (the
+    search's proxy trains with 0.1), TF's truncated-normal fan-in init."""
     return Genotype(
         name=name,
         family="assemblenet",
@@ -77,7 +79,7 @@ def create_network(
         input=input,
         nodes=nodes,
         head=Head(sources=list(outputs), dropout=dropout, num_classes=num_classes),
-        norm=NormSpec(momentum=0.01, eps=1e-5),
+        norm=NormSpec(momentum=norm_momentum, eps=1e-5),
         init=InitSpec(distribution="truncated_normal", mode="fan_in", gain=1.0 / TRUNCATION_CORRECTION),
     )
 
