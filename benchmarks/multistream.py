@@ -1,7 +1,8 @@
 """Benchmark: many camera streams of movinet_a0_stream @172² stepped as one batch (vidnas.stream.MultiStream).
 
 For N streams, each round times ``--steps`` batched steps (one new frame per stream per step) after a warm-up;
-the rounds interleave every N and both forms (eager, deploy), so machine drift hits all alike. Reported: the
+the rounds interleave every N and every form (eager, deploy, onnxruntime — the default of `vidnas stream A.mp4
+B.mp4 ...`, its step graph fixed to the N streams), so machine drift hits all alike. Reported: the
 median step time, frames/s per stream (1 / step) and in total (N / step), and the total against one stream's
 frames/s measured in the same run (target: 8 streams >= 3x one stream).
 
@@ -11,6 +12,7 @@ frames/s measured in the same run (target: 8 streams >= 3x one stream).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import time
 
@@ -27,7 +29,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--forms", default="eager,deploy")
+    parser.add_argument("--forms", default="eager,deploy,onnxruntime")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -41,10 +43,16 @@ def main() -> None:
     models = {"eager": eager}
     if "deploy" in forms:
         models["deploy"] = deploy_model(create_model(MODEL, seed=0).eval(), torch.randn(1, 3, 1, SIZE, SIZE), threads=args.threads, layout="channels_last")
-    runners = {}
+    runners, contexts = {}, {}
     for form in forms:
         for n in counts:
-            runner = MultiStream(models[form], size=SIZE)
+            network = models.get(form)
+            if form == "onnxruntime":  # the default of `vidnas stream A.mp4 B.mp4 ...`: a step graph fixed to the n streams
+                from vidnas.runtime import OnnxRuntime
+
+                network = OnnxRuntime(eager, args.threads, stream=True, size=SIZE, batch=n)
+            contexts[(form, n)] = network.running if hasattr(network, "running") else contextlib.nullcontext
+            runner = MultiStream(network, size=SIZE)
             for i in range(n):
                 runner.join(i)
             runners[(form, n)] = runner
@@ -53,14 +61,16 @@ def main() -> None:
     times: dict[tuple[str, int], list[float]] = {key: [] for key in runners}
     with torch.no_grad():
         for key, runner in runners.items():  # warm-up
-            for _ in range(3):
-                runner.step(frames[key[1]])
+            with contexts[key]():
+                for _ in range(3):
+                    runner.step(frames[key[1]])
         for _ in range(args.rounds):
             for key, runner in runners.items():
-                for _ in range(args.steps):
-                    start = time.perf_counter()
-                    runner.step(frames[key[1]])
-                    times[key].append(time.perf_counter() - start)
+                with contexts[key]():  # torch on one thread while onnxruntime steps
+                    for _ in range(args.steps):
+                        start = time.perf_counter()
+                        runner.step(frames[key[1]])
+                        times[key].append(time.perf_counter() - start)
     console = Console()
     table = Table(title=f"{MODEL} @{SIZE}², {args.threads} threads, batched streams (median of {args.rounds} x {args.steps} steps, interleaved)")
     for column in ("form", "streams", "step ms", "frames/s per stream", "frames/s total", "total vs 1 stream"):
