@@ -69,18 +69,18 @@ def timed_alone(runtime, model, steps: int) -> float:  # noqa: ANN001
     """Median ms per step of one runtime with nothing interleaved — what `vidnas stream --benchmark` measures. The
     interleaved table above cycles four runtimes' weights through the caches, which slows every one of them."""
     import statistics
-    import time
 
-    state = model.init_state(1, SIZE)
+    from vidnas.runtime._runtimes import time_in_turns
+
+    holder = {"state": model.init_state(1, SIZE)}
     frame = torch.randn(1, 3, 1, SIZE, SIZE)
-    times = []
+
+    def step() -> None:
+        _, holder["state"] = runtime.stream_step(frame, holder["state"])
+
     with torch.no_grad():
-        for step in range(steps + 5):
-            start = time.perf_counter()
-            _, state = runtime.stream_step(frame, state)
-            if step >= 5:
-                times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
+        time_in_turns({"alone": (runtime, step)}, 1, 5)  # warm-up
+        return statistics.median(time_in_turns({"alone": (runtime, step)}, 1, steps)["alone"])
 
 
 def step_graphs(steps: int) -> dict[str, float]:
@@ -88,12 +88,12 @@ def step_graphs(steps: int) -> dict[str, float]:
     between layers, the default — and on the 5-D one (``export_model(planar=False)``), interleaved."""
     import statistics
     import tempfile
-    import time
     import warnings
 
     from vidnas import create_model
     from vidnas.export import export_model
     from vidnas.runtime import OnnxRuntime
+    from vidnas.runtime._runtimes import time_in_turns
 
     model = create_model(MODEL, seed=0).eval()
     runtimes, states = {}, {}
@@ -104,15 +104,14 @@ def step_graphs(steps: int) -> dict[str, float]:
             export_model(model, path, stream=True, size=SIZE, planar=planar)
             runtimes[name] = OnnxRuntime(model, 1, stream=True, path=path, batch=1)
             states[name] = model.init_state(1, SIZE)
-        times: dict[str, list[float]] = {name: [] for name in runtimes}
         frame = torch.randn(1, 3, 1, SIZE, SIZE)
-        for _ in range(steps // 5 + 1):  # alternating runs of 6 steps, the first of each untimed (as select_runtime)
-            for name, runtime in runtimes.items():
-                for index in range(6):
-                    start = time.perf_counter()
-                    _, states[name] = runtime.stream_step(frame, states[name])
-                    if index > 0:
-                        times[name].append((time.perf_counter() - start) * 1000)
+
+        def step(name: str) -> None:
+            _, states[name] = runtimes[name].stream_step(frame, states[name])
+
+        turns = {name: (runtime, lambda name=name: step(name)) for name, runtime in runtimes.items()}
+        with torch.no_grad():  # turns of 5 steps after an untimed one, alternating (as select_runtime)
+            times = time_in_turns(turns, steps // 5 + 1, 5)
     return {name: statistics.median(values) for name, values in times.items()}
 
 

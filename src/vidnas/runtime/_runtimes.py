@@ -479,10 +479,9 @@ def select_runtime(
             calls[name] = step
     if not built:
         raise RuntimeUnavailable(f"no runtime can run {model.genotype.name}: " + "; ".join(f"{k}: {v}" for k, v in selection.unavailable.items()))
-    for name, call in calls.items():  # warm-up
-        with built[name].running():
-            call()
-    times = time_in_turns({name: (built[name], call) for name, call in calls.items()}, repeats, STEP_BLOCK if mode == "stream" else 1)
+    turns = {name: (built[name], call) for name, call in calls.items()}
+    time_in_turns(turns, 1)  # warm-up
+    times = time_in_turns(turns, repeats, STEP_BLOCK if mode == "stream" else 1)
     selection.timings_ms = {name: round(statistics.median(values), 3) for name, values in times.items()}
     selection.chosen = min(selection.timings_ms, key=selection.timings_ms.get)
     selection.runtime = built[selection.chosen]
