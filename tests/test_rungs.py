@@ -165,6 +165,130 @@ def test_killed_between_rungs_resumes_promotions_without_losing_a_rung(env: Path
     assert len([t for t in after if t.attrs.get("origin") == "requeue"]) == len(interrupted) <= 1
 
 
+# ------------------------------------------------------------------------------------ screening budget from the data
+
+
+def learning_evaluator(payload: dict) -> dict:
+    """The synthetic evaluator on data that no network learns before ``$LEARNS_AT`` steps (every score is chance,
+    0.25 on the four built-in classes, below it); from there the 3D CNN baseline scores 0.9. Logs the probe's runs
+    and leaves each a checkpoint marker to continue from."""
+    from vidnas.search._synthetic import evaluate
+
+    result = evaluate(payload)
+    steps = payload.get("steps") or 0
+    if payload["genotype"].get("family") == "baseline" and "probe" in str(payload.get("checkpoint")):
+        with open(os.environ["PROBE_LOG"], "a", encoding="utf-8") as handle:
+            handle.write(f"{steps} {payload.get('resume_from') or '-'}\n")
+        Path(payload["checkpoint"]).mkdir(parents=True, exist_ok=True)
+        (Path(payload["checkpoint"]) / "final.json").write_text("{}")  # what a real run leaves to continue from
+    if steps < int(os.environ["LEARNS_AT"]):
+        result.update(accuracy=0.25, top1=0.25)
+    elif payload["genotype"].get("family") == "baseline":
+        result.update(accuracy=0.9, top1=0.9)
+    return dict(result, val_clips=1024)
+
+
+@pytest.fixture()
+def learning(env: Path, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
+    monkeypatch.setenv("PROBE_LOG", str(env / "probe.log"))
+
+    def at(steps: int) -> Path:
+        monkeypatch.setenv("LEARNS_AT", str(steps))
+        return env / "probe.log"
+
+    return at
+
+
+def _probe_runs(log: Path) -> list[list[str]]:
+    return [line.split() for line in log.read_text().splitlines()] if log.is_file() else []
+
+
+def test_auto_rungs_start_where_the_3d_cnn_leaves_chance_and_a_resume_reads_them_back(env: Path, learning) -> None:  # noqa: ANN001
+    log = learning(300)
+    config = _config(rungs="auto", trials=4)
+    result = run_search(config, env / "out", evaluator="test_rungs:learning_evaluator", progress=False)
+    runs = _probe_runs(log)
+    assert [r[0] for r in runs] == ["100", "300"] and runs[0][1] == "-" and runs[1][1].endswith("steps_100")  # continued, as a promotion
+    probe = result.outputs["probe"]
+    assert probe["rungs"] == [300, 900] and probe["learned"] and probe["chance"] == 0.25
+    assert probe["threshold"] == pytest.approx(0.25 + 0.25 * 0.75)
+    rung0 = [t for t in result.trials if t.attrs.get("rung") == 0 and t.status == "ok"]
+    assert len(rung0) == 4 and {t.metrics["steps"] for t in rung0} == {300}
+    assert {t.metrics["steps"] for t in result.trials if t.attrs.get("rung") == 1} == {900}
+    page = (env / "out" / "report.html").read_text()
+    assert "candidates are screened at 300 steps" in page and "300 / 900" in page
+    run_search(_config(rungs="auto", trials=6), env / "out", evaluator="test_rungs:learning_evaluator", progress=False)
+    assert len(_probe_runs(log)) == 2  # the resumed search reads the probe back, it does not run it again
+    resumed = Study.load("search", result.storage).trials()
+    assert {t.metrics.get("steps") for t in resumed if t.attrs.get("rung") == 0 and t.status == "ok"} == {300}
+
+
+def test_auto_rungs_on_the_builtin_task_stay_at_100_and_300(env: Path, learning) -> None:  # noqa: ANN001
+    log = learning(1)
+    result = run_search(_config(rungs="auto", trials=3), env / "out", evaluator="test_rungs:learning_evaluator", progress=False)
+    assert [r[0] for r in _probe_runs(log)] == ["100"] and result.outputs["probe"]["rungs"] == [100, 300]
+
+
+def test_data_nothing_learns_is_said_plainly_and_screened_at_the_ladder_top(env: Path, learning) -> None:  # noqa: ANN001
+    log = learning(10**6)
+    result = run_search(_config(rungs="auto", trials=3, final_retrain=True, final_top_k=1, final_seeds=2), env / "out",
+                        evaluator="test_rungs:learning_evaluator", progress=False)
+    from vidnas.search._fidelity import LADDER, describe
+
+    assert [int(r[0]) for r in _probe_runs(log)] == list(LADDER)
+    probe = result.outputs["probe"]
+    assert probe["rungs"] == [2700, 8100] and not probe["learned"]
+    assert "did not leave chance (0.250) in 2700 steps" in describe(probe)
+    assert verdict(result.outputs["final"], probe["chance"]).startswith("No model learned this task in 8100 steps")
+    page = (env / "out" / "report.html").read_text().replace("&#x27;", "'")
+    assert "No model learned this task" in page and "did not leave chance" in page
+
+
+def test_an_interrupted_probe_continues_its_ladder(env: Path, learning) -> None:  # noqa: ANN001
+    log = learning(900)
+    out = env / "out"
+    out.mkdir()
+    study = Study("search", f"sqlite:///{(out / 'study.db').resolve()}", objectives=["accuracy", "latency_ms"])
+    study.set_attr("vidnas.probe", json.dumps({"reference": "simple_3d_cnn", "chance": 0.25, "runs": [{"steps": 100, "accuracy": 0.25, "val_clips": 1024}]}))
+    result = run_search(_config(rungs="auto", trials=3), out, evaluator="test_rungs:learning_evaluator", progress=False)
+    runs = _probe_runs(log)
+    assert [r[0] for r in runs] == ["300", "900"] and runs[0][1] == "-"  # the 100-step checkpoint is gone: 300 steps from scratch
+    assert result.outputs["probe"]["rungs"] == [900, 2700] and [r["steps"] for r in result.outputs["probe"]["runs"]] == [100, 300, 900]
+
+
+def test_probe_arithmetic_and_chance_of_an_imbalanced_cache(tmp_path: Path) -> None:
+    from vidnas.data._cache import write_clip_cache
+    from vidnas.search._fidelity import chance_level, choose_rungs, threshold
+
+    assert threshold(0.25, 1024) == pytest.approx(0.4375)  # a quarter of the way from chance to 1 dominates 5 SE (0.068)
+    assert threshold(0.5, 20) == pytest.approx(0.5 + 5 * (0.25 / 20) ** 0.5)  # few clips: 5 SE dominates
+    assert choose_rungs([{"steps": 100, "accuracy": 0.43, "val_clips": 1024}, {"steps": 300, "accuracy": 0.44, "val_clips": 1024}], 0.25, 3) == ([300, 900], True)
+    assert choose_rungs([{"steps": 100, "accuracy": None}], 0.25, 2) == ([100, 200], False)
+    clips = [(f"v{i}", 0 if i < 6 else 1, np.zeros((2, 8, 8, 3), np.uint8)) for i in range(8)]
+    write_clip_cache(tmp_path / "val", iter(clips), 8, classes=["a", "b", "c"], frames=2, size=8, origin="test")
+    assert chance_level(str(tmp_path / "val"), 3) == 0.75  # always answering the most frequent class
+    assert chance_level(str(tmp_path / "missing"), 4) == 0.25
+
+
+def test_verdict_says_when_nothing_was_learned() -> None:
+    def run(accuracy: float) -> dict:
+        return {"status": "ok", "metrics": {"accuracy": accuracy, "val_clips": 1024, "steps": 900}}
+
+    finals = {"trial0001.seed0": {"name": "trial 1", "kind": "search", **run(0.26)}, "trial0001.seed1": {"name": "trial 1", "kind": "search", **run(0.27)},
+              "cnn3d.seed0": {"name": "simple_3d_cnn", "kind": "cnn3d", **run(0.25)}, "cnn3d.seed1": {"name": "simple_3d_cnn", "kind": "cnn3d", **run(0.24)}}
+    rows = summarise(finals)
+    assert verdict(rows, 0.25).startswith("No model learned this task in 900 steps: the best retrained accuracy, trial 1's 0.265")
+    assert not verdict(rows, 0.1).startswith("No model learned")  # far above a chance of 0.1: the usual comparison
+    assert not verdict(rows).startswith("No model learned")
+
+
+def test_parsec_with_a_supernet_runs_inside_a_search(env: Path) -> None:
+    config = _config(strategy="parsec", strategy_options={"shared_weights": True, "supernet": {"batch_size": 4}}, supernet_steps=2, trials=2, rungs=[5])
+    result = run_search(config, env / "out", evaluator=SYNTHETIC, progress=False)
+    supernet = json.loads(Study.load("search", result.storage).study.user_attrs["vidnas.supernet"])
+    assert supernet["steps"] == 2 and len(result.completed) == 2
+
+
 # ------------------------------------------------------------------------------------ final retraining
 
 

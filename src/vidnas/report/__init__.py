@@ -20,6 +20,11 @@ def _ok(trials: list[Any]) -> list[Any]:
     return current(trials)
 
 
+def search_probe(study: Any) -> dict[str, Any]:
+    """The screening-budget probe of a ``--rungs auto`` search (``search._fidelity``): chance, runs, rungs ({} if none)."""
+    return json.loads(study.study.user_attrs.get("vidnas.probe", "{}"))
+
+
 def _final_rows(study: Any) -> list[dict[str, Any]]:
     from vidnas.search._final import summarise
 
@@ -100,7 +105,7 @@ def write_search_outputs(study: Any, out: str | Path, *, keep: int = 5) -> dict[
             if folder.is_dir() and folder.name not in wanted:
                 shutil.rmtree(folder)
     report = build_report(study, out, trials=trials)
-    return {"best": str(out / "best.json") if ok or winner else None, "final": finals, "ensemble": str(ensemble) if ensemble else None, "pareto": str(pareto_dir), "report": str(report), "pareto_trials": [t.number for t in front]}
+    return {"best": str(out / "best.json") if ok or winner else None, "final": finals, "probe": search_probe(study), "ensemble": str(ensemble) if ensemble else None, "pareto": str(pareto_dir), "report": str(report), "pareto_trials": [t.number for t in front]}
 
 
 # ------------------------------------------------------------------------------------------------ plots
@@ -248,6 +253,10 @@ def build_report(study: Any, out: str | Path, *, trials: list[Any] | None = None
     else:
         plot_note = ""
     curve = hypervolume_curve(trials)
+    from vidnas.search._fidelity import describe
+
+    probe = search_probe(study)
+    rungs = probe.get("rungs") if config.get("rungs") == "auto" else config.get("rungs")
 
     def rows(items: list[Any], reason: bool = False) -> str:
         out_rows = []
@@ -266,7 +275,9 @@ def build_report(study: Any, out: str | Path, *, trials: list[Any] | None = None
         "study": study.name, "storage": study.storage_url, "trained": sum(1 for t in trials if t.status in ("ok", "failed")),
         "completed": len(ok), "failed": len(failed), "rejected before training": len(rejected), "duplicates (not retrained)": len(duplicates),
         "time (min): search and final retraining": round(study.elapsed() / 60, 2), "pick's proxy accuracy (highest rung)": ok[0].metrics.get("accuracy") if ok else None,
-        "candidates per rung": " / ".join(str(sum(1 for t in trials if t.status == "ok" and int(t.attrs.get("rung", 0)) == k)) for k in range(len(config.get("rungs") or [0]))),
+        "rungs (steps)": " / ".join(str(r) for r in rungs) if rungs else "off",
+        "candidates per rung": " / ".join(str(sum(1 for t in trials if t.status == "ok" and int(t.attrs.get("rung", 0)) == k)) for k in range(len(rungs or [0]))),
+        "screening budget": describe(probe) if probe.get("rungs") else "given (--rungs)" if rungs else "one evaluation per candidate (--rungs off)",
         "Pareto set size": len(front), "final hypervolume": curve[-1][2] if curve else None,
         "validation data": _validation_note(config),
         "videos left out (undecodable)": len(json.loads(study.study.user_attrs.get("vidnas.skipped_videos", "[]"))),
@@ -276,7 +287,7 @@ def build_report(study: Any, out: str | Path, *, trials: list[Any] | None = None
 td,th{{border:1px solid #ccc;padding:3px 7px;text-align:right}}th{{background:#eef}}img{{max-width:100%;border:1px solid #ddd;margin:6px 0}}
 pre{{background:#f6f6f6;padding:8px;overflow:auto;font-size:12px}}</style></head><body>
 <h1>vidnas search: {html.escape(study.name)}</h1>
-{_final_section(_final_rows(study), config)}
+{_final_section(_final_rows(study), config, probe.get("chance"))}
 <h2>Search</h2>
 <table>{''.join(f'<tr><th style="text-align:left">{html.escape(k)}</th><td>{_fmt(v, 4)}</td></tr>' for k, v in summary.items())}</table>
 <h2>Plots</h2>{''.join(f'<img src="{name}" alt="{name}">' for name in images) or f"<p>No plots: {plot_note}</p>"}
@@ -312,7 +323,7 @@ def _validation_note(config: dict[str, Any]) -> str:
     return str(config["val"])
 
 
-def _final_section(rows: list[dict[str, Any]], config: dict[str, Any]) -> str:
+def _final_section(rows: list[dict[str, Any]], config: dict[str, Any], chance: float | None = None) -> str:
     """The report's first table: the search's top candidates and the baselines retrained alike, and the verdict."""
     from vidnas.search._final import KINDS, verdict
 
@@ -333,7 +344,7 @@ def _final_section(rows: list[dict[str, Any]], config: dict[str, Any]) -> str:
     head = ("<tr><th>model</th><th>what</th><th>accuracy (mean ± SE)</th><th>range</th><th>seeds ok</th><th>latency ms (measured together, interleaved)</th>"
             f"<th>{html.escape(metric)} (search)</th><th>fits {html.escape(str(limit)) if limit else ''}</th><th>MMACs</th><th>M params</th><th>proxy score</th><th>failures</th></tr>")
     steps = next((r["steps"] for r in rows if r["steps"]), None)
-    return (f"<h2>Retrained: search vs baselines</h2><p style='font-size:1.15em'><b>{html.escape(verdict(rows))}</b></p>"
+    return (f"<h2>Retrained: search vs baselines</h2><p style='font-size:1.15em'><b>{html.escape(verdict(rows, chance))}</b></p>"
             f"<p>Every model retrained from scratch with the search's recipe and data{f' for {steps} steps' if steps else ''}, "
             f"{rows[0]['seeds']} seeds each; accuracy on the validation split. <code>best.json</code> is the winner (bold).</p><table>{head}{''.join(body)}</table>")
 

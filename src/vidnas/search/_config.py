@@ -67,7 +67,8 @@ completes; the number of steps comes from the rung (``SearchConfig.rungs``), not
 class SearchConfig(BaseModel):
     """A search. ``rungs``: successive halving in training steps — every candidate is screened at the first
     rung, the top 1/``eta`` of each rung continue from their checkpoint to the next, and the pick is made at the
-    highest rung (None: one evaluation per candidate with the recipe's own budget). ``final_*``: after the
+    highest rung (``"auto"``, the default: two rungs chosen from how long the 3D CNN baseline needs to leave
+    chance on the search's data, ``_fidelity``; None: one evaluation per candidate with the recipe's own budget). ``final_*``: after the
     budget, the ``final_top_k`` candidates and the baselines are retrained from scratch ``final_seeds`` times
     for ``final_steps`` steps (default: the last rung) with the same recipe and data.
 
@@ -87,7 +88,7 @@ class SearchConfig(BaseModel):
     constraint: ConstraintSpec | None = None
     objectives: list[str] = ["accuracy", "latency_ms"]
     recipe: Recipe = SEARCH_RECIPE
-    rungs: list[Annotated[int, Field(ge=1)]] | None = [100, 300]
+    rungs: list[Annotated[int, Field(ge=1)]] | Literal["auto"] | None = "auto"
     eta: Annotated[int, Field(ge=2)] = 3
     final_retrain: bool = True
     final_top_k: Annotated[int, Field(ge=1)] = 3
@@ -131,14 +132,15 @@ class SearchConfig(BaseModel):
 
     @field_validator("rungs")
     @classmethod
-    def _rungs(cls, value: list[int] | None) -> list[int] | None:
-        if value is not None and (not value or any(b <= a for a, b in zip(value, value[1:]))):
+    def _rungs(cls, value: list[int] | str | None) -> list[int] | str | None:
+        if isinstance(value, list) and (not value or any(b <= a for a, b in zip(value, value[1:]))):
             raise ValueError(f"rungs must be increasing step counts, e.g. [100, 300]; got {value}")
         return value
 
     def retrain_steps(self) -> int | None:
-        """Steps of the final retraining: ``final_steps``, else the last rung (None: the recipe's own budget)."""
-        return self.final_steps or (self.rungs[-1] if self.rungs else None)
+        """Steps of the final retraining: ``final_steps``, else the last rung (None: the recipe's own budget;
+        rungs still ``"auto"`` are chosen when the search starts, see ``_fidelity``)."""
+        return self.final_steps or (self.rungs[-1] if isinstance(self.rungs, list) else None)
 
     @field_validator("objectives")
     @classmethod

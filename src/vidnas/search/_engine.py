@@ -326,9 +326,9 @@ class Search:
 
     # -- the loop -------------------------------------------------------------------------------------
     def run(self) -> SearchResult:
-        self._setup()
         stopped = "budget"
         try:
+            self._setup()
             while True:
                 while self.dispatcher.free():
                     job = self.next_job()
@@ -347,16 +347,23 @@ class Search:
             self.log("interrupted: finished trials are stored; rerun the same command to continue")
             raise
         finally:
-            self.heartbeat.stop()
-            self.executor.shutdown()
-            self.study.set_elapsed(self.elapsed())
-            if self.progress:
-                self.progress.close()
+            self._close()
         result = SearchResult(self.study_name, self.storage, self.out, self.study.trials(), self.elapsed(), stopped)
         from vidnas.report import write_search_outputs
 
         result.outputs = write_search_outputs(self.study, self.out, keep=self.config.keep_checkpoints)
         return result
+
+    def _close(self) -> None:
+        """Stop what ``_setup`` started, as far as it got (a refused resume or an interrupted probe stops early)."""
+        if getattr(self, "heartbeat", None) is not None:
+            self.heartbeat.stop()
+        if getattr(self, "executor", None) is not None:
+            self.executor.shutdown()
+        if getattr(self, "elapsed", None) is not None:
+            self.study.set_elapsed(self.elapsed())
+        if getattr(self, "progress", None):
+            self.progress.close()
 
     def _setup(self) -> None:
         config = self.config
@@ -380,23 +387,86 @@ class Search:
         self.constraint = Constraint(config.constraint, device=config.device, threads=config.threads) if config.constraint else None
         self.requeue: list[StoredTrial] = [t for t in study.mark_interrupted(self.stale_after) if t.genotype is not None]
         self.heartbeat = _Heartbeat(study, _worker(), min(HEARTBEAT_SECONDS, self.stale_after / 4))
-        self.ledger = Ledger(study, strategy, len(config.rungs or [None]), config.eta)
-        if self.ledger.history:
-            self.log(f"resuming study {self.study_name!r}: {self.ledger.trained} trained candidates, {len(self.requeue)} interrupted evaluations to redo")
-        self.strategy = strategy
         previous, started = study.elapsed(), time.monotonic()
         self.elapsed = lambda: previous + time.monotonic() - started  # noqa: E731
-        if getattr(strategy, "needs_supernet", False):
-            self._supernet_phase(strategy, config, space, self.train, self.val, study)
         self.worker_threads = max(1, (config.threads or _cpu_count()) // config.workers)
         self.executor = make_executor(config.executor, evaluator=self.evaluator, workers=config.workers, threads=self.worker_threads,
                                       timeout=config.candidate_timeout, address=config.ray_address, gpus=1 if config.device.startswith("cuda") else 0,
                                       device=config.device)
         self.dispatcher = Dispatcher(self.executor, config.workers)
+        if config.rungs == "auto":
+            self.config = config = config.model_copy(update={"rungs": self.calibrate_rungs()})
+        self.ledger = Ledger(study, strategy, len(config.rungs or [None]), config.eta)
+        if self.ledger.history:
+            self.log(f"resuming study {self.study_name!r}: {self.ledger.trained} trained candidates, {len(self.requeue)} interrupted evaluations to redo")
+        self.strategy = strategy
+        if getattr(strategy, "needs_supernet", False):
+            self._supernet_phase(strategy, config, space, self.train, self.val, study)
         self.durations = [t.metrics["wall_seconds"] for t in self.ledger.first.values() if t.metrics.get("wall_seconds")]
         self.idle, self.stopped = 0, "budget"
         self._final_keys: list[str] = []
         self.progress = _Progress(self, config, self.ledger, self.elapsed) if self.show_progress else None
+
+    def calibrate_rungs(self) -> list[int]:
+        """``rungs="auto"``: the rungs chosen from how long the hand-written 3D CNN needs to leave chance on this
+        data (``_fidelity``), measured through the executor before the first candidate (in steps: a time cap on
+        candidates does not shorten it) and stored in the study run by run — a resumed search reads the choice
+        back, or continues an unfinished ladder."""
+        from vidnas.search import _fidelity
+        from vidnas.search._baselines import simple_3d_cnn
+        from vidnas.search._final import _extent
+
+        stored = json.loads(self.study.study.user_attrs.get(PROBE_ATTR, "{}"))
+        if stored.get("rungs"):
+            self.log(_fidelity.describe(stored))
+            return list(stored["rungs"])
+        config, folder = self.config, (self.out / "probe").resolve()
+        genotype = simple_3d_cnn(self.num_classes, *_extent(self))
+        chance = stored.get("chance") or _fidelity.chance_level(self.val, self.num_classes)
+        probe: dict[str, Any] = {"reference": genotype.name, "chance": chance, "runs": list(stored.get("runs", []))}
+        for steps in _fidelity.LADDER:
+            if not any(r["steps"] == steps for r in probe["runs"]):
+                last = folder / f"steps_{probe['runs'][-1]['steps']}" if probe["runs"] else None
+                self.log(f"choosing the screening budget: training the 3D CNN baseline to {steps} steps")
+                task = CandidateTask(genotype=json.loads(genotype.to_json()), recipe=config.recipe.model_copy(update={"max_seconds": None}), data=self.train, val=self.val, device=config.device,
+                                     threads=self.worker_threads if config.executor != "inprocess" else config.threads, latency=False,
+                                     checkpoint=str(folder / f"steps_{steps}"), steps=steps,
+                                     resume_from=str(last) if last is not None and (last / "final.json").is_file() else None)
+                self.dispatcher.submit(Job(PROBE_KEYS + steps, genotype, {}, final=f"probe.{steps}"), task)
+                results: list[tuple[Job, CandidateResult]] = []
+                while not results:
+                    results = self.dispatcher.collect(timeout=0.5)
+                result = results[0][1]
+                probe["runs"].append({"steps": steps, "accuracy": result.accuracy if result.ok else None, "val_clips": result.val_clips,
+                                      "reason": None if result.ok else result.reason})
+                self.study.set_attr(PROBE_ATTR, json.dumps(probe))
+            rungs, learned = _fidelity.choose_rungs(probe["runs"], chance, config.eta)
+            if learned:
+                break
+        val_clips = next((r["val_clips"] for r in probe["runs"] if r.get("val_clips")), 0)
+        probe.update(rungs=rungs, learned=learned, threshold=_fidelity.threshold(chance, val_clips))
+        self.study.set_attr(PROBE_ATTR, json.dumps(probe))
+        self.log(_fidelity.describe(probe))
+        return rungs
+
+    def _supernet_phase(self, strategy: Any, config: SearchConfig, space: SearchSpace, train: str, val: str, study: Study) -> None:
+        """PARSEC with shared weights: train the space's supernet (a share of a time budget, or ``supernet_steps``)
+        and learn the strategy's distribution before candidates are sampled from it."""
+        from vidnas.data import ClipCache, load_source
+        from vidnas.train import clip_dataset
+
+        genotype = space.sample(random.Random(0))
+
+        def dataset(spec: str, training: bool) -> Any:
+            source = ClipCache(spec) if (Path(spec) / "index.json").is_file() else load_source(spec, classes=config.classes)
+            return clip_dataset(source, config.recipe.model_copy(update={"frames": None, "size": None}), genotype, train=training)
+
+        seconds = None if config.supernet_steps else (config.seconds or 600) * config.supernet_fraction
+        self.log(f"training the weight-sharing supernet ({config.supernet_steps or f'{seconds:.0f} s'})")
+        summary = strategy.search_supernet(dataset(train, True), dataset(val, False), seconds=seconds, steps=config.supernet_steps,
+                                           state_dir=self.out / "supernet")
+        study.set_attr("vidnas.supernet", json.dumps({k: v for k, v in summary.items() if k != "history"}))
+        self.log(f"supernet: {summary['steps']} steps in {summary['seconds']} s, distribution entropy {summary['entropy']}")
 
     def budget_left(self) -> bool:
         config = self.config
@@ -639,6 +709,8 @@ class Search:
 
 
 FINAL_KEYS = 1_000_000  # executor keys of final retraining runs (trial numbers stay below)
+PROBE_KEYS = 2_000_000  # executor keys of the screening-budget probe (``calibrate_rungs``)
+PROBE_ATTR = "vidnas.probe"  # the study attribute holding the probe's runs and the rungs it chose
 
 
 def pareto_size(strategy: Strategy) -> int:

@@ -119,11 +119,21 @@ def _faster(row: dict[str, Any], other: dict[str, Any]) -> str | None:
     return f"it is {b / a:.1f}× faster ({a:.1f} vs {b:.1f} ms, {row['macs'] / 1e6:.0f} vs {other['macs'] / 1e6:.0f} MMACs)"
 
 
-def verdict(rows: list[dict[str, Any]]) -> str:
-    """One plain sentence: was searching worth it?"""
+def verdict(rows: list[dict[str, Any]], chance: float | None = None) -> str:
+    """One plain sentence: was searching worth it? ``chance``: the accuracy of guessing on the validation split
+    (the screening probe's, ``_fidelity.chance_level``): when no retrained model is clearly above it, that is
+    the answer."""
     winner = next((r for r in rows if r["winner"]), None)
     if winner is None:
         return "No retrained model finished: nothing can be said about the search yet."
+    if chance is not None:
+        n = winner.get("val_clips") or 0
+        floor = math.sqrt(chance * (1 - chance) / (n * max(winner["ok"], 1))) if n else 0.0
+        if winner["accuracy"] - chance <= 2 * max(_error(winner), floor):
+            steps = f" in {winner['steps']} steps" if winner.get("steps") else ""
+            return (f"No model learned this task{steps}: the best retrained accuracy, {winner['name']}'s {winner['accuracy']:.3f}, is within noise of "
+                    f"chance ({chance:.3f}), so the search could not tell architectures apart. Give more training data, longer rungs "
+                    f"(--rungs, --final-steps) or check the labels.")
     found = [r for r in rows if r["kind"] == "search" and r["accuracy"] is not None]
     base = [r for r in rows if r["kind"] != "search" and r["accuracy"] is not None and r["fits"]]
     best_base = max(base, key=lambda r: r["accuracy"]) if base else None
