@@ -181,6 +181,8 @@ def learning_evaluator(payload: dict) -> dict:
             handle.write(f"{steps} {payload.get('resume_from') or '-'}\n")
         Path(payload["checkpoint"]).mkdir(parents=True, exist_ok=True)
         (Path(payload["checkpoint"]) / "final.json").write_text("{}")  # what a real run leaves to continue from
+        if os.environ.get("PROBE_FAILS"):
+            return {"status": "failed", "reason": "injected: out of memory"}
     if steps < int(os.environ["LEARNS_AT"]):
         result.update(accuracy=0.25, top1=0.25)
     elif payload["genotype"].get("family") == "baseline":
@@ -254,6 +256,18 @@ def test_an_interrupted_probe_continues_its_ladder(env: Path, learning) -> None:
     runs = _probe_runs(log)
     assert [r[0] for r in runs] == ["300", "900"] and runs[0][1] == "-"  # the 100-step checkpoint is gone: 300 steps from scratch
     assert result.outputs["probe"]["rungs"] == [900, 2700] and [r["steps"] for r in result.outputs["probe"]["runs"]] == [100, 300, 900]
+
+
+def test_a_reference_that_cannot_train_stops_the_probe_and_says_so(env: Path, learning, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    log = learning(1)
+    monkeypatch.setenv("PROBE_FAILS", "1")
+    result = run_search(_config(rungs="auto", trials=2), env / "out", evaluator="test_rungs:learning_evaluator", progress=False)
+    from vidnas.search._fidelity import describe
+
+    probe = result.outputs["probe"]
+    assert [r[0] for r in _probe_runs(log)] == ["100"] and probe["rungs"] == [100, 300] and not probe["learned"]
+    assert "could not be trained to 100 steps (injected: out of memory)" in describe(probe)
+    assert len(result.completed) >= 2  # the search went on
 
 
 def test_probe_arithmetic_and_chance_of_an_imbalanced_cache(tmp_path: Path) -> None:

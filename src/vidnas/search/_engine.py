@@ -428,7 +428,8 @@ class Search:
             if not any(r["steps"] == steps for r in probe["runs"]):
                 last = folder / f"steps_{probe['runs'][-1]['steps']}" if probe["runs"] else None
                 self.log(f"choosing the screening budget: training the 3D CNN baseline to {steps} steps")
-                task = CandidateTask(genotype=json.loads(genotype.to_json()), recipe=config.recipe.model_copy(update={"max_seconds": None}), data=self.train, val=self.val, device=config.device,
+                task = CandidateTask(genotype=json.loads(genotype.to_json()), recipe=config.recipe.model_copy(update={"max_seconds": None}),
+                                     data=self.train, val=self.val, device=config.device,
                                      threads=self.worker_threads if config.executor != "inprocess" else config.threads, latency=False,
                                      checkpoint=str(folder / f"steps_{steps}"), steps=steps,
                                      resume_from=str(last) if last is not None and (last / "final.json").is_file() else None)
@@ -440,9 +441,9 @@ class Search:
                 probe["runs"].append({"steps": steps, "accuracy": result.accuracy if result.ok else None, "val_clips": result.val_clips,
                                       "reason": None if result.ok else result.reason})
                 self.study.set_attr(PROBE_ATTR, json.dumps(probe))
-            rungs, learned = _fidelity.choose_rungs(probe["runs"], chance, config.eta)
-            if learned:
+            if _fidelity.finished(probe["runs"], chance):
                 break
+        rungs, learned = _fidelity.choose_rungs(probe["runs"], chance, config.eta)
         val_clips = next((r["val_clips"] for r in probe["runs"] if r.get("val_clips")), 0)
         probe.update(rungs=rungs, learned=learned, threshold=_fidelity.threshold(chance, val_clips))
         self.study.set_attr(PROBE_ATTR, json.dumps(probe))

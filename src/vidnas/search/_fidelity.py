@@ -51,19 +51,34 @@ def threshold(chance: float, val_clips: int) -> float:
 
 def choose_rungs(runs: list[dict[str, Any]], chance: float, eta: int) -> tuple[list[int], bool]:
     """(rungs, learned) from the reference's runs along the ladder (``steps``, ``accuracy``, ``val_clips``): the
-    first rung is the fewest steps at which it learned — the ladder's top when it never did."""
+    first rung is the fewest steps at which it learned — the ladder's top when it never did, the ladder's first
+    rung when the reference could not be trained at all (a failed run: nothing was measured)."""
     for run in runs:
-        if run.get("accuracy") is not None and run["accuracy"] >= threshold(chance, run.get("val_clips") or 0):
+        if run.get("accuracy") is None:
+            return [LADDER[0], LADDER[0] * eta], False
+        if run["accuracy"] >= threshold(chance, run.get("val_clips") or 0):
             return [run["steps"], run["steps"] * eta], True
     top = runs[-1]["steps"] if runs else LADDER[-1]
     return [top, top * eta], False
 
 
+def finished(runs: list[dict[str, Any]], chance: float) -> bool:
+    """Whether the ladder stops here: the reference learned, failed, or reached the ladder's top."""
+    if not runs:
+        return False
+    last = runs[-1]
+    return last.get("accuracy") is None or last["steps"] >= LADDER[-1] or last["accuracy"] >= threshold(chance, last.get("val_clips") or 0)
+
+
 def describe(probe: dict[str, Any]) -> str:
     """One sentence for the log and the report."""
     runs = [r for r in probe.get("runs", []) if r.get("accuracy") is not None]
-    seen = ", ".join(f"{r['accuracy']:.3f} after {r['steps']}" for r in runs) or "nothing (every run failed)"
+    seen = ", ".join(f"{r['accuracy']:.3f} after {r['steps']}" for r in runs)
     rungs = " → ".join(str(s) for s in probe["rungs"])
+    failed = next((r for r in probe.get("runs", []) if r.get("accuracy") is None), None)
+    if failed is not None:
+        return (f"the hand-written 3D CNN could not be trained to {failed['steps']} steps ({failed.get('reason') or 'no accuracy'}), so the screening "
+                f"budget was not measured: rungs {rungs}")
     if probe.get("learned"):
         return (f"screening budget from the data: the hand-written 3D CNN reached {seen} steps (chance {probe['chance']:.3f}, "
                 f"learned above {probe['threshold']:.3f}), so candidates are screened at {probe['rungs'][0]} steps (rungs {rungs})")
