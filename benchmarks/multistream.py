@@ -1,8 +1,10 @@
 """Benchmark: many camera streams of movinet_a0_stream @172² stepped as one batch (vidnas.stream.MultiStream).
 
 For N streams, each round times ``--steps`` batched steps (one new frame per stream per step) after a warm-up;
-the rounds interleave every N and every form (eager, deploy, onnxruntime — the default of `vidnas stream A.mp4
-B.mp4 ...`, its step graph fixed to the N streams), so machine drift hits all alike. Reported: the
+the rounds interleave every N and every form (eager, deploy, onnxruntime — its step graph fixed to the N streams
+in one session — and sharded: the N streams split between one-thread onnxruntime sessions stepped concurrently, one
+per thread; one stream is the plain session; `vidnas stream A.mp4 B.mp4 ...` times the runtimes and runs the
+fastest), so machine drift hits all alike. Reported: the
 median step time, frames/s per stream (1 / step) and in total (N / step), and the total against one stream's
 frames/s measured in the same run (target: 8 streams >= 3x one stream).
 
@@ -29,7 +31,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--forms", default="eager,deploy,onnxruntime")
+    parser.add_argument("--forms", default="eager,deploy,onnxruntime,sharded")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -47,10 +49,11 @@ def main() -> None:
     for form in forms:
         for n in counts:
             network = models.get(form)
-            if form == "onnxruntime":  # the default of `vidnas stream A.mp4 B.mp4 ...`: a step graph fixed to the n streams
-                from vidnas.runtime import OnnxRuntime
+            if form in ("onnxruntime", "sharded"):  # `vidnas stream A.mp4 B.mp4 ...` times both: a step graph fixed to the n streams,
+                from vidnas.runtime import OnnxRuntime  # in one session or split between one-thread sessions run concurrently
 
-                network = OnnxRuntime(eager, args.threads, stream=True, size=SIZE, batch=n)
+                shards = min(args.threads, n) if form == "sharded" else 1
+                network = OnnxRuntime(eager, args.threads, stream=True, size=SIZE, batch=n, shards=shards)
             contexts[(form, n)] = network.running if hasattr(network, "running") else contextlib.nullcontext
             runner = MultiStream(network, size=SIZE)
             for i in range(n):
@@ -73,8 +76,9 @@ def main() -> None:
                         times[key].append(time.perf_counter() - start)
     console = Console()
     table = Table(title=f"{MODEL} @{SIZE}², {args.threads} threads, batched streams (median of {args.rounds} x {args.steps} steps, interleaved)")
-    for column in ("form", "streams", "step ms", "frames/s per stream", "frames/s total", "total vs 1 stream"):
+    for column in ("form", "streams", "step ms", "frames/s per stream", "frames/s total", "total vs 1 stream", "vs fastest 1 stream"):
         table.add_column(column, justify="right")
+    fastest = max((1 / statistics.median(times[(form, 1)]) for form in forms if (form, 1) in times), default=None)
     for form in forms:
         single = None
         for n in counts:
@@ -83,7 +87,7 @@ def main() -> None:
             if n == 1:
                 single = total
             ratio = f"{total / single:.2f}x" if single else "-"
-            table.add_row(form, str(n), f"{step * 1e3:.1f}", f"{1 / step:.1f}", f"{total:.1f}", ratio)
+            table.add_row(form, str(n), f"{step * 1e3:.1f}", f"{1 / step:.1f}", f"{total:.1f}", ratio, f"{total / fastest:.2f}x" if fastest else "-")
     console.print(table)
 
 

@@ -27,18 +27,22 @@ def _alone(model: torch.nn.Module, clip: torch.Tensor) -> list[torch.Tensor]:
     return out
 
 
-@pytest.mark.parametrize("runtime", ["eager", "onnxruntime"])
+@pytest.mark.parametrize("runtime", ["eager", "onnxruntime", "onnxruntime@shards"])
 def test_streams_joining_and_leaving_match_each_stream_run_alone(model: torch.nn.Module, runtime: str) -> None:
     """On the PyTorch network and on onnxruntime (whose step returns rotating preallocated buffers, which the
     runner's gathers and scatters must never mix up)."""
-    if runtime == "onnxruntime":
+    if runtime.startswith("onnxruntime"):
         pytest.importorskip("onnxruntime")
-    from vidnas.runtime import make_runtime
+    from vidnas.runtime import OnnxRuntime, make_runtime
 
     generator = torch.Generator().manual_seed(0)
     clips = {name: torch.rand(3, frames, 32, 32, generator=generator) for name, frames in (("a", 6), ("b", 4), ("c", 5))}
     starts = {"a": 0, "b": 1, "c": 3}  # b joins one frame after a, c three frames after; each leaves when its clip ends
-    runner = MultiStream(make_runtime(runtime, model, mode="stream", size=32), size=32)
+    if runtime == "onnxruntime@shards":  # three streams split 2 + 1 between two sessions, each writing its rows in place
+        network = OnnxRuntime(model, 2, stream=True, size=32, batch=3, shards=2)
+    else:
+        network = make_runtime(runtime, model, mode="stream", size=32)
+    runner = MultiStream(network, size=32)
     got: dict[str, list[torch.Tensor]] = {name: [] for name in clips}
     for t in range(8):
         for name, start in starts.items():

@@ -88,6 +88,27 @@ def test_a_fixed_batch_onnxruntime_step_matches_eager_and_falls_back_for_other_b
     assert select_runtime(stream_model, mode="stream", runtime="onnxruntime", size=32, batch=1, repeats=1).runtime.static_batch == 1
 
 
+def test_streams_split_between_concurrent_sessions_match_eager(stream_model: torch.nn.Module) -> None:
+    from vidnas.runtime import SHARDED, OnnxRuntime
+
+    runtime = OnnxRuntime(stream_model, 2, stream=True, size=32, batch=3, shards=2)
+    assert runtime.shards == 2 and [(first, rows) for first, rows, _ in runtime._shards] == [(0, 2), (2, 1)]
+    clip = torch.rand(3, 3, 4, 32, 32, generator=torch.Generator().manual_seed(2))
+    for batch in (3, 2, 3):  # the split batch, then two streams (a free-batch graph), then three again
+        state, eager_state = runtime.init_state(batch, 32), stream_model.init_state(batch, 32)
+        for t in range(4):
+            with torch.no_grad():
+                expected, eager_state = stream_model.stream_step(clip[:batch, :, t : t + 1], eager_state)
+            logits, state = runtime.stream_step(clip[:batch, :, t : t + 1], state)
+            assert _relative(logits, expected) <= TOLERANCE, (batch, t)
+            assert all(_relative(state[k], eager_state[k]) <= TOLERANCE for k in eager_state if state[k].is_floating_point()), (batch, t)
+    with pytest.raises(ValueError, match="at least that many streams"):
+        OnnxRuntime(stream_model, 2, stream=True, size=32, batch=1, shards=2)
+    selection = select_runtime(stream_model, mode="stream", runtime="onnxruntime", size=32, batch=2, threads=2, repeats=1)
+    assert SHARDED in selection.timings_ms and selection.errors[SHARDED] <= TOLERANCE  # timed beside the batched session
+    assert select_runtime(stream_model, mode="stream", runtime="onnxruntime", size=32, batch=1, threads=2, repeats=1).timings_ms.keys() == {"onnxruntime", ONE_THREAD}
+
+
 def test_the_onnxruntime_step_reuses_three_preallocated_buffer_sets(stream_model: torch.nn.Module) -> None:
     runtime = make_runtime("onnxruntime", stream_model, mode="stream", size=32)
     state = runtime.init_state(1, 32)

@@ -10,6 +10,7 @@ and the int8 form of the exported graph, calibrated on the user's videos and jud
 
 from vidnas.runtime._runtimes import (
     ONE_THREAD,
+    SHARDED,
     RUNTIMES,
     TOLERANCE,
     DeployRuntime,
@@ -38,6 +39,7 @@ from vidnas.runtime._quantize import (
 
 __all__ = [
     "ONE_THREAD",
+    "SHARDED",
     "METHODS",
     "QUANTIZED_OPS",
     "Int8Report",

@@ -7,7 +7,8 @@
   graph optimisation on and ``threads`` intra-op threads. Its streaming step binds inputs and outputs to
   preallocated buffers (onnxruntime I/O binding): frames and state are read where they lie, the next state is
   written straight into one of three buffer sets kept per batch size (never the set just passed in nor the one
-  returned last), so a step allocates and copies no state;
+  returned last), so a step allocates and copies no state. Many streams can also be split between one-thread
+  sessions stepped concurrently, each reading and writing its rows of those buffers (``shards``);
 * ``torchscript``: the deploy form traced (one trace per batch size), frozen and optimised for inference.
 
 ``select_runtime`` builds the available ones, checks each against eager (``TOLERANCE``), times them interleaved
@@ -37,6 +38,9 @@ ONE_THREAD = "onnxruntime@1thread"
 """The onnxruntime session on one intra-op thread, also timed when more are allowed: overhead-bound graphs
 (the MoViNet-A0 streaming step: a few hundred small nodes) ran faster on one of this machine's two cores (7.7 against
 9.8 ms/step) than split over both."""
+SHARDED = "onnxruntime@shards"
+"""Many streams (a batch of at least two, more than one thread allowed): the streams split between one-thread
+onnxruntime sessions stepped concurrently (``OnnxRuntime(shards=...)``), also timed beside the batched session."""
 TOLERANCE = 1e-4
 """Largest accepted max |Δlogit| / max |logit| of a runtime against the eager network (fp32: BN folding and
 graph fusions change rounding only, ~1e-6)."""
@@ -149,28 +153,42 @@ class OnnxRuntime(Runtime):
 
     def __init__(self, model: nn.Module, threads: int | None = None, *, stream: bool = False, size: int | tuple[int, int] | None = None,
                  frames: int | None = None, folder: str | Path | None = None, path: str | Path | None = None,
-                 batch: int | None = None) -> None:
+                 batch: int | None = None, shards: int = 1) -> None:
         """Export ``model`` (into ``folder``, else a temporary one) and open it; ``path``: open this graph instead
         (exported by vidnas from the same network, e.g. its int8 form), a streaming step when it has state inputs.
 
         ``batch`` (streaming): the step graph is exported for exactly that many streams — every shape in it is then
         a constant that onnxruntime folds away, and the A0-stream step ran 14–18 % faster than on a graph with a free
         batch dimension; a step on another number of streams (streams that left) falls back to a free-batch graph,
-        exported once on first need. ``path`` with ``batch``: that file is such a fixed-batch step graph."""
+        exported once on first need. ``path`` with ``batch``: that file is such a fixed-batch step graph.
+
+        ``shards`` (streaming, with ``batch``): the streams are split into that many groups of consecutive rows, each
+        stepped by its own session on ``threads // shards`` intra-op threads, the groups concurrently (onnxruntime
+        releases the GIL while it runs); each group reads and writes its rows of the shared buffers in place. A
+        step of a few hundred small nodes parallelises badly inside one session (a synchronisation per node), and
+        streams need none between them — ``select_runtime`` times this form beside the others (``SHARDED``)."""
         super().__init__(model, threads)
         if next(model.parameters()).device.type != "cpu":
             raise RuntimeUnavailable("onnxruntime runs here on the CPU; the model is on another device")
+        if shards < 1 or (shards > 1 and (not stream or batch is None or batch < shards or path is not None)):
+            raise ValueError(f"shards={shards}: splitting the streams needs a streaming step exported here for a batch of at least that many streams (batch={batch})")
         self._folder = None
         self._export = {"stream": stream, "size": size, "frames": frames}
         self.static_batch = batch if stream else None
         self._dynamic_session: Any = None
+        self._shards: list[tuple[int, int, Any]] = []  # (first row, rows, session) of each group of streams
+        self._pool: Any = None
         if path is None:
             self._folder = tempfile.TemporaryDirectory(prefix="vidnas-ort-") if folder is None else None
             root = Path(folder) if folder is not None else Path(self._folder.name)
-            path = self._write(root / ("step.onnx" if stream else "clip.onnx"), self.static_batch)
+            if shards > 1:
+                self._open_shards(root, shards)
+                path = root / f"step_b{self._shards[0][1]}.onnx"
+            else:
+                path = self._write(root / ("step.onnx" if stream else "clip.onnx"), self.static_batch)
         elif not Path(path).is_file():
             raise RuntimeUnavailable(f"{path}: no such ONNX file")
-        self.session = self._open(Path(path))
+        self.session = self._shards[0][2] if self._shards else self._open(Path(path))
         self.path = Path(path)
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.output_names = [o.name for o in self.session.get_outputs()]
@@ -192,9 +210,25 @@ class OnnxRuntime(Runtime):
             raise RuntimeUnavailable(f"ONNX export failed: {type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}") from None
         return path
 
-    def _open(self, path: Path) -> Any:
+    def _open_shards(self, root: Path, shards: int) -> None:
+        batch = int(self.static_batch or 0)
+        sizes = [batch // shards + (i < batch % shards) for i in range(shards)]
+        threads = max(1, (self.threads or torch.get_num_threads()) // shards)
+        graphs: dict[int, Path] = {}
+        first = 0
+        for rows in sizes:
+            if rows not in graphs:
+                graphs[rows] = self._write(root / f"step_b{rows}.onnx", rows)
+            self._shards.append((first, rows, self._open(graphs[rows], threads)))
+            first += rows
+
+    @property
+    def shards(self) -> int:
+        return max(1, len(self._shards))
+
+    def _open(self, path: Path, threads: int | None = None) -> Any:
         try:
-            return _ort_session(path, self.threads)
+            return _ort_session(path, threads or self.threads)
         except Exception as error:  # noqa: BLE001 - onnxruntime raises its own types for unreadable graphs
             raise RuntimeUnavailable(f"{path}: onnxruntime cannot open it ({str(error).splitlines()[0][:200]})") from None
 
@@ -248,14 +282,29 @@ class OnnxRuntime(Runtime):
         shapes = [((batch, self.num_classes), torch.float32)] + [(state[name].shape, state[name].dtype) for name in self.state_names]
         key = tuple((tuple(s), d) for s, d in shapes)
         outputs = self._output_set(key, shapes, {t.data_ptr() for t in feeds})
-        session = self._session_for(batch)
+        if self._shards and batch == self.static_batch:
+            if self._pool is None:
+                from concurrent.futures import ThreadPoolExecutor
+
+                self._pool = ThreadPoolExecutor(max_workers=len(self._shards) - 1, thread_name_prefix="vidnas-ort-shard")
+            runs = [(session, [t[first : first + rows] for t in feeds], [t[first : first + rows] for t in outputs]) for first, rows, session in self._shards]
+            pending = [self._pool.submit(self._run, *run) for run in runs[1:]]
+            self._run(*runs[0])
+            for future in pending:
+                future.result()
+        else:
+            self._run(self._session_for(batch), feeds, outputs)
+        return outputs[0], dict(zip(self.state_names, outputs[1:]))
+
+    def _run(self, session: Any, feeds: list[torch.Tensor], outputs: list[torch.Tensor]) -> None:
+        """One step of ``session`` reading ``feeds`` and writing ``outputs`` where they lie (contiguous tensors or
+        row ranges of them)."""
         binding = session.io_binding()
         for name, tensor in zip(self.input_names, feeds):
             binding.bind_input(name, "cpu", 0, _NUMPY[tensor.dtype], list(tensor.shape), tensor.data_ptr())
         for name, tensor in zip(self.output_names, outputs):
             binding.bind_output(name, "cpu", 0, _NUMPY[tensor.dtype], list(tensor.shape), tensor.data_ptr())
         session.run_with_iobinding(binding)
-        return outputs[0], dict(zip(self.state_names, outputs[1:]))
 
 
 class TorchScriptRuntime(DeployRuntime):
@@ -371,6 +420,8 @@ def describe(selection: dict[str, Any]) -> str:
     unit = "ms/step" if selection["mode"] == "stream" else "ms/call"
     timings = selection.get("timings_ms") or {}
     text = f"runtime: {selection['runtime']}" + (f" on {selection['threads']} thread(s)" if selection.get("threads") else "")
+    if selection.get("chosen") == SHARDED:
+        text += " (the streams split between one-thread sessions stepped concurrently)"
     if timings:
         text += " (" + ", ".join(f"{k} {v:.2f}" for k, v in sorted(timings.items(), key=lambda kv: kv[1])) + f" {unit})"
     if selection.get("unavailable"):
@@ -444,6 +495,8 @@ def select_runtime(
                 multi = built["onnxruntime"]
                 candidate = OnnxRuntime(model, 1, path=multi.path, stream=mode == "stream", size=size, frames=frames, batch=multi.static_batch)
                 candidate._folder = multi._folder  # the graph's folder lives as long as either session
+            elif name == SHARDED:  # the streams split between one-thread sessions stepped concurrently
+                candidate = OnnxRuntime(model, threads, stream=True, size=size, frames=frames, batch=batch, shards=min(threads or torch.get_num_threads(), batch))
             else:
                 candidate = eager if name == "eager" else make_runtime(name, model, mode=mode, threads=threads, size=size, frames=frames, batch=batch)
             if mode == "clip":
@@ -467,6 +520,8 @@ def select_runtime(
         built[name] = candidate
         if name == "onnxruntime" and (threads or torch.get_num_threads()) > 1:
             labels.append(ONE_THREAD)  # small graphs often step faster on one thread than on several
+            if mode == "stream" and batch > 1:
+                labels.append(SHARDED)  # and many streams faster split between sessions than batched in one
         if mode == "clip":
             calls[name] = lambda c=candidate: c(example)
         else:
