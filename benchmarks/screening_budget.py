@@ -54,7 +54,7 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     ledger = out / "screening_budget_rows.jsonl"
-    settings = {k: v for k, v in vars(args).items() if k not in ("threads", "out")}
+    settings = {k: v for k, v in vars(args).items() if k not in ("threads", "out", "samples")}  # sample i is the same for any --samples
     done: dict[tuple[str, int], dict] = {}
     if ledger.exists():
         for line in ledger.read_text(encoding="utf-8").splitlines():
@@ -84,7 +84,7 @@ def main() -> None:
     n = next((r["val_clips"] for r in done.values() if r.get("val_clips")), 0)
     lines = [f"# Screening budget: {args.task}, {args.classes} classes, {args.train_per_class}/{args.val_per_class} clips per class, {args.size}², "
              f"object scale {args.object_scale:g}; space {args.space}",
-             "", f"`python benchmarks/screening_budget.py {' '.join(f'--{k.replace(chr(95), chr(45))} {v}' for k, v in settings.items())}`",
+             "", f"`python benchmarks/screening_budget.py {' '.join(f'--{k.replace(chr(95), chr(45))} {v}' for k, v in settings.items())} --samples {args.samples}`",
              "", f"Chance {chance:.3f}; `--rungs auto` counts a model as learned above {threshold(chance, n):.3f}. Validation accuracy after each step count:",
              "", "| model | MMACs | " + " | ".join(f"{s} steps" for s in ladder) + " |", "|---|---|" + "---|" * len(ladder)]
     for name, _ in models:

@@ -69,6 +69,19 @@ def test_streaming_runtimes_match_eager_step_by_step(stream_model: torch.nn.Modu
         assert _relative(several, expected[-1]) <= TOLERANCE, name
 
 
+def _steps_match_eager(runtime, model: torch.nn.Module, clip: torch.Tensor, batches: tuple[int, ...]) -> None:  # noqa: ANN001
+    """Each batch of streams (the first rows of ``clip``) stepped frame by frame: logits and every float state of
+    ``runtime`` within ``TOLERANCE`` of the eager network's."""
+    for batch in batches:
+        state, eager_state = runtime.init_state(batch, 32), model.init_state(batch, 32)
+        for t in range(clip.shape[2]):
+            with torch.no_grad():
+                expected, eager_state = model.stream_step(clip[:batch, :, t : t + 1], eager_state)
+            logits, state = runtime.stream_step(clip[:batch, :, t : t + 1], state)
+            assert _relative(logits, expected) <= TOLERANCE, (batch, t)
+            assert all(_relative(state[k], eager_state[k]) <= TOLERANCE for k in eager_state if state[k].is_floating_point()), (batch, t)
+
+
 def test_a_fixed_batch_onnxruntime_step_matches_eager_and_falls_back_for_other_batches(stream_model: torch.nn.Module) -> None:
     import onnx
 
@@ -77,13 +90,7 @@ def test_a_fixed_batch_onnxruntime_step_matches_eager_and_falls_back_for_other_b
     dims = onnx.load(str(runtime.path)).graph.input[0].type.tensor_type.shape.dim
     assert dims[0].dim_value == 2  # the batch is a constant of the graph, not a free dimension
     clip = torch.rand(3, 3, 3, 32, 32, generator=torch.Generator().manual_seed(1))
-    for batch in (2, 3, 1, 2):  # streams leave and join: other batches run on a free-batch graph, exported once
-        state, eager_state = runtime.init_state(batch, 32), stream_model.init_state(batch, 32)
-        for t in range(3):
-            with torch.no_grad():
-                expected, eager_state = stream_model.stream_step(clip[:batch, :, t : t + 1], eager_state)
-            logits, state = runtime.stream_step(clip[:batch, :, t : t + 1], state)
-            assert _relative(logits, expected) <= TOLERANCE, (batch, t)
+    _steps_match_eager(runtime, stream_model, clip, (2, 3, 1, 2))  # streams leave and join: other batches run on a free-batch graph, exported once
     assert runtime._dynamic_session is not None
     assert select_runtime(stream_model, mode="stream", runtime="onnxruntime", size=32, batch=1, repeats=1).runtime.static_batch == 1
 
@@ -94,14 +101,7 @@ def test_streams_split_between_concurrent_sessions_match_eager(stream_model: tor
     runtime = OnnxRuntime(stream_model, 2, stream=True, size=32, batch=3, shards=2)
     assert runtime.shards == 2 and [(first, rows) for first, rows, _ in runtime._shards] == [(0, 2), (2, 1)]
     clip = torch.rand(3, 3, 4, 32, 32, generator=torch.Generator().manual_seed(2))
-    for batch in (3, 2, 3):  # the split batch, then two streams (a free-batch graph), then three again
-        state, eager_state = runtime.init_state(batch, 32), stream_model.init_state(batch, 32)
-        for t in range(4):
-            with torch.no_grad():
-                expected, eager_state = stream_model.stream_step(clip[:batch, :, t : t + 1], eager_state)
-            logits, state = runtime.stream_step(clip[:batch, :, t : t + 1], state)
-            assert _relative(logits, expected) <= TOLERANCE, (batch, t)
-            assert all(_relative(state[k], eager_state[k]) <= TOLERANCE for k in eager_state if state[k].is_floating_point()), (batch, t)
+    _steps_match_eager(runtime, stream_model, clip, (3, 2, 3))  # the split batch, then two streams (a free-batch graph), then three again
     with pytest.raises(ValueError, match="at least that many streams"):
         OnnxRuntime(stream_model, 2, stream=True, size=32, batch=1, shards=2)
     selection = select_runtime(stream_model, mode="stream", runtime="onnxruntime", size=32, batch=2, threads=2, repeats=1)
