@@ -182,8 +182,7 @@ class OnnxRuntime(Runtime):
             self._folder = tempfile.TemporaryDirectory(prefix="vidnas-ort-") if folder is None else None
             root = Path(folder) if folder is not None else Path(self._folder.name)
             if shards > 1:
-                self._open_shards(root, shards)
-                path = root / f"step_b{self._shards[0][1]}.onnx"
+                path = self._open_shards(root, shards)
             else:
                 path = self._write(root / ("step.onnx" if stream else "clip.onnx"), self.static_batch)
         elif not Path(path).is_file():
@@ -210,7 +209,8 @@ class OnnxRuntime(Runtime):
             raise RuntimeUnavailable(f"ONNX export failed: {type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}") from None
         return path
 
-    def _open_shards(self, root: Path, shards: int) -> None:
+    def _open_shards(self, root: Path, shards: int) -> Path:
+        """One session per group of streams (groups of near-equal size, one graph per size); the first group's graph."""
         batch = int(self.static_batch or 0)
         sizes = [batch // shards + (i < batch % shards) for i in range(shards)]
         threads = max(1, (self.threads or torch.get_num_threads()) // shards)
@@ -221,6 +221,7 @@ class OnnxRuntime(Runtime):
                 graphs[rows] = self._write(root / f"step_b{rows}.onnx", rows)
             self._shards.append((first, rows, self._open(graphs[rows], threads)))
             first += rows
+        return graphs[sizes[0]]
 
     @property
     def shards(self) -> int:

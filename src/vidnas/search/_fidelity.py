@@ -56,7 +56,7 @@ def choose_rungs(runs: list[dict[str, Any]], chance: float, eta: int) -> tuple[l
     for run in runs:
         if run.get("accuracy") is None:
             return [LADDER[0], LADDER[0] * eta], False
-        if run["accuracy"] >= threshold(chance, run.get("val_clips") or 0):
+        if _learned(run, chance):
             return [run["steps"], run["steps"] * eta], True
     top = runs[-1]["steps"] if runs else LADDER[-1]
     return [top, top * eta], False
@@ -67,7 +67,11 @@ def finished(runs: list[dict[str, Any]], chance: float) -> bool:
     if not runs:
         return False
     last = runs[-1]
-    return last.get("accuracy") is None or last["steps"] >= LADDER[-1] or last["accuracy"] >= threshold(chance, last.get("val_clips") or 0)
+    return last.get("accuracy") is None or last["steps"] >= LADDER[-1] or _learned(last, chance)
+
+
+def _learned(run: dict[str, Any], chance: float) -> bool:
+    return run["accuracy"] >= threshold(chance, run.get("val_clips") or 0)
 
 
 def describe(probe: dict[str, Any]) -> str:
