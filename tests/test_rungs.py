@@ -170,22 +170,27 @@ def test_killed_between_rungs_resumes_promotions_without_losing_a_rung(env: Path
 
 def learning_evaluator(payload: dict) -> dict:
     """The synthetic evaluator on data that no network learns before ``$LEARNS_AT`` steps (every score is chance,
-    0.25 on the four built-in classes, below it); from there the 3D CNN baseline scores 0.9. Logs the probe's runs
-    and leaves each a checkpoint marker to continue from."""
+    0.25 on the four built-in classes, below it); from there the 3D CNN baseline scores 0.9. The probe's other
+    reference, the space's zoo model, learns from ``$ZOO_LEARNS_AT`` steps (0.8; never when unset). Logs the probe's
+    runs (model, steps, what it continued from) and leaves each a checkpoint marker to continue from."""
     from vidnas.search._synthetic import evaluate
 
     result = evaluate(payload)
     steps = payload.get("steps") or 0
-    if payload["genotype"].get("family") == "baseline" and "probe" in str(payload.get("checkpoint")):
+    cnn = payload["genotype"].get("family") == "baseline"
+    if Path(str(payload.get("checkpoint"))).parent.name == "probe":
         with open(os.environ["PROBE_LOG"], "a", encoding="utf-8") as handle:
-            handle.write(f"{steps} {payload.get('resume_from') or '-'}\n")
+            handle.write(f"{'cnn' if cnn else 'zoo'} {steps} {payload.get('resume_from') or '-'}\n")
         Path(payload["checkpoint"]).mkdir(parents=True, exist_ok=True)
         (Path(payload["checkpoint"]) / "final.json").write_text("{}")  # what a real run leaves to continue from
-        if os.environ.get("PROBE_FAILS"):
+        if os.environ.get("PROBE_FAILS") and (cnn or os.environ["PROBE_FAILS"] == "all"):
             return {"status": "failed", "reason": "injected: out of memory"}
+        if not cnn:
+            learned = steps >= int(os.environ.get("ZOO_LEARNS_AT") or 10**9)
+            return dict(result, accuracy=0.8 if learned else 0.25, top1=0.8 if learned else 0.25, val_clips=1024)
     if steps < int(os.environ["LEARNS_AT"]):
         result.update(accuracy=0.25, top1=0.25)
-    elif payload["genotype"].get("family") == "baseline":
+    elif cnn:
         result.update(accuracy=0.9, top1=0.9)
     return dict(result, val_clips=1024)
 
@@ -194,8 +199,10 @@ def learning_evaluator(payload: dict) -> dict:
 def learning(env: Path, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
     monkeypatch.setenv("PROBE_LOG", str(env / "probe.log"))
 
-    def at(steps: int) -> Path:
+    def at(steps: int, zoo: int | None = None) -> Path:
         monkeypatch.setenv("LEARNS_AT", str(steps))
+        if zoo is not None:
+            monkeypatch.setenv("ZOO_LEARNS_AT", str(zoo))
         return env / "probe.log"
 
     return at
@@ -210,7 +217,9 @@ def test_auto_rungs_start_where_the_3d_cnn_leaves_chance_and_a_resume_reads_them
     config = _config(rungs="auto", trials=4)
     result = run_search(config, env / "out", evaluator="test_rungs:learning_evaluator", progress=False)
     runs = _probe_runs(log)
-    assert [r[0] for r in runs] == ["100", "300"] and runs[0][1] == "-" and runs[1][1].endswith("steps_100")  # continued, as a promotion
+    # the 3D CNN first at each count; the zoo model only where the 3D CNN had not learned; each continues its own run
+    assert [r[:2] for r in runs] == [["cnn", "100"], ["zoo", "100"], ["cnn", "300"]]
+    assert runs[0][2] == "-" and runs[2][2].endswith("simple_3d_cnn_steps_100")
     probe = result.outputs["probe"]
     assert probe["rungs"] == [300, 900] and probe["learned"] and probe["chance"] == 0.25
     assert probe["threshold"] == pytest.approx(0.25 + 0.25 * 0.75)
@@ -220,15 +229,37 @@ def test_auto_rungs_start_where_the_3d_cnn_leaves_chance_and_a_resume_reads_them
     page = (env / "out" / "report.html").read_text()
     assert "candidates are screened at 300 steps" in page and "300 / 900" in page
     run_search(_config(rungs="auto", trials=6), env / "out", evaluator="test_rungs:learning_evaluator", progress=False)
-    assert len(_probe_runs(log)) == 2  # the resumed search reads the probe back, it does not run it again
+    assert len(_probe_runs(log)) == 3  # the resumed search reads the probe back, it does not run it again
     resumed = Study.load("search", result.storage).trials()
     assert {t.metrics.get("steps") for t in resumed if t.attrs.get("rung") == 0 and t.status == "ok"} == {300}
+
+
+def test_auto_rungs_follow_the_zoo_model_when_it_learns_before_the_3d_cnn(env: Path, learning) -> None:  # noqa: ANN001
+    log = learning(2700, zoo=300)
+    result = run_search(_config(rungs="auto", trials=3, final_retrain=True, final_top_k=1, final_seeds=1), env / "out",
+                        evaluator="test_rungs:learning_evaluator", progress=False)
+    runs = _probe_runs(log)
+    assert [r[:2] for r in runs] == [["cnn", "100"], ["zoo", "100"], ["cnn", "300"], ["zoo", "300"]]
+    assert runs[3][2].endswith("autox3d_zoo_scaled_steps_100")
+    probe = result.outputs["probe"]
+    assert probe["rungs"] == [300, 900] and probe["learned"] and probe["references"] == ["simple_3d_cnn", "autox3d_zoo_scaled"]
+    from vidnas.search._fidelity import describe
+
+    text = describe(probe)
+    assert "the hand-written 3D CNN 0.250 after 100, 0.250 after 300 steps" in text
+    assert "the zoo model scaled into the limit (autox3d_zoo_scaled) 0.250 after 100, 0.800 after 300 steps" in text
+    assert "candidates are screened at 300 steps" in text
+    # the final retraining trains the same zoo model the probe chose (stored once in the study)
+    study = Study.load("search", result.storage)
+    zoo = json.loads(study.study.user_attrs["vidnas.zoo_baseline"])
+    assert json.loads(study.finals()["zoo.seed0"]["genotype"]) == zoo
 
 
 def test_auto_rungs_on_the_builtin_task_stay_at_100_and_300(env: Path, learning) -> None:  # noqa: ANN001
     log = learning(1)
     result = run_search(_config(rungs="auto", trials=3), env / "out", evaluator="test_rungs:learning_evaluator", progress=False)
-    assert [r[0] for r in _probe_runs(log)] == ["100"] and result.outputs["probe"]["rungs"] == [100, 300]
+    assert [r[:2] for r in _probe_runs(log)] == [["cnn", "100"]] and result.outputs["probe"]["rungs"] == [100, 300]
+    assert "vidnas.zoo_baseline" not in Study.load("search", result.storage).study.user_attrs  # the zoo model was never needed
 
 
 def test_data_nothing_learns_is_said_plainly_and_screened_at_the_ladder_top(env: Path, learning) -> None:  # noqa: ANN001
@@ -237,10 +268,10 @@ def test_data_nothing_learns_is_said_plainly_and_screened_at_the_ladder_top(env:
                         evaluator="test_rungs:learning_evaluator", progress=False)
     from vidnas.search._fidelity import LADDER, describe
 
-    assert [int(r[0]) for r in _probe_runs(log)] == list(LADDER)
+    assert [(r[0], int(r[1])) for r in _probe_runs(log)] == [(m, s) for s in LADDER for m in ("cnn", "zoo")]
     probe = result.outputs["probe"]
     assert probe["rungs"] == [2700, 8100] and not probe["learned"]
-    assert "did not leave chance (0.250) in 2700 steps" in describe(probe)
+    assert "the reference networks did not leave chance (0.250) in 2700 steps" in describe(probe)
     assert verdict(result.outputs["final"], probe["chance"]).startswith("No model learned this task in 8100 steps")
     page = (env / "out" / "report.html").read_text().replace("&#x27;", "'")
     assert "No model learned this task" in page and "did not leave chance" in page
@@ -251,22 +282,32 @@ def test_an_interrupted_probe_continues_its_ladder(env: Path, learning) -> None:
     out = env / "out"
     out.mkdir()
     study = Study("search", f"sqlite:///{(out / 'study.db').resolve()}", objectives=["accuracy", "latency_ms"])
+    # a probe stored by an earlier version: the 3D CNN alone, runs without a model name
     study.set_attr("vidnas.probe", json.dumps({"reference": "simple_3d_cnn", "chance": 0.25, "runs": [{"steps": 100, "accuracy": 0.25, "val_clips": 1024}]}))
     result = run_search(_config(rungs="auto", trials=3), out, evaluator="test_rungs:learning_evaluator", progress=False)
     runs = _probe_runs(log)
-    assert [r[0] for r in runs] == ["300", "900"] and runs[0][1] == "-"  # the 100-step checkpoint is gone: 300 steps from scratch
-    assert result.outputs["probe"]["rungs"] == [900, 2700] and [r["steps"] for r in result.outputs["probe"]["runs"]] == [100, 300, 900]
+    assert [r[:2] for r in runs] == [["zoo", "100"], ["cnn", "300"], ["zoo", "300"], ["cnn", "900"]]
+    assert runs[1][2] == "-"  # the 100-step checkpoint is gone: 300 steps from scratch
+    probe = result.outputs["probe"]
+    assert probe["rungs"] == [900, 2700] and [r["steps"] for r in probe["runs"]] == [100, 100, 300, 300, 900]
 
 
-def test_a_reference_that_cannot_train_stops_the_probe_and_says_so(env: Path, learning, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
-    log = learning(1)
-    monkeypatch.setenv("PROBE_FAILS", "1")
-    result = run_search(_config(rungs="auto", trials=2), env / "out", evaluator="test_rungs:learning_evaluator", progress=False)
+def test_a_reference_that_cannot_train_leaves_the_probe_and_says_so(env: Path, learning, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
     from vidnas.search._fidelity import describe
 
+    log = learning(1, zoo=300)
+    monkeypatch.setenv("PROBE_FAILS", "cnn")  # the 3D CNN fails; the zoo model carries the ladder on
+    result = run_search(_config(rungs="auto", trials=2), env / "out", evaluator="test_rungs:learning_evaluator", progress=False)
     probe = result.outputs["probe"]
-    assert [r[0] for r in _probe_runs(log)] == ["100"] and probe["rungs"] == [100, 300] and not probe["learned"]
+    assert [r[:2] for r in _probe_runs(log)] == [["cnn", "100"], ["zoo", "100"], ["zoo", "300"]] and probe["rungs"] == [300, 900] and probe["learned"]
+    assert "the hand-written 3D CNN no finished run" in describe(probe)
+
+    monkeypatch.setenv("PROBE_FAILS", "all")
+    result = run_search(_config(rungs="auto", trials=2), env / "out2", evaluator="test_rungs:learning_evaluator", progress=False)
+    probe = result.outputs["probe"]
+    assert probe["rungs"] == [100, 300] and not probe["learned"]
     assert "could not be trained to 100 steps (injected: out of memory)" in describe(probe)
+    assert "so the screening budget was not measured" in describe(probe)
     assert len(result.completed) >= 2  # the search went on
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from vidnas.errors import GenotypeError, VidnasError
-from vidnas.genotype import Genotype
+from vidnas.genotype import Genotype, parse_genotype
 from vidnas.search._config import SearchConfig
 from vidnas.search._constraint import Constraint
 from vidnas.search._evaluate import CandidateResult, CandidateTask
@@ -408,10 +408,11 @@ class Search:
         self.progress = _Progress(self, config, self.ledger, self.elapsed) if self.show_progress else None
 
     def calibrate_rungs(self) -> list[int]:
-        """``rungs="auto"``: the rungs chosen from how long the hand-written 3D CNN needs to leave chance on this
-        data (``_fidelity``), measured through the executor before the first candidate (in steps: a time cap on
-        candidates does not shorten it) and stored in the study run by run — a resumed search reads the choice
-        back, or continues an unfinished ladder."""
+        """``rungs="auto"``: the rungs chosen from how long the reference networks (the hand-written 3D CNN, then
+        the family's zoo model scaled into the limit) need to leave chance on this data (``_fidelity``), measured
+        through the executor before the first candidate (in steps: a time cap on candidates does not shorten it)
+        and stored in the study run by run — a resumed search reads the choice back, or continues an unfinished
+        ladder. The zoo model is built (its latency measured) only when the 3D CNN has not learned at a count."""
         from vidnas.search import _fidelity
         from vidnas.search._baselines import simple_3d_cnn
         from vidnas.search._final import _extent
@@ -421,34 +422,63 @@ class Search:
             self.log(_fidelity.describe(stored))
             return list(stored["rungs"])
         config, folder = self.config, (self.out / "probe").resolve()
-        genotype = simple_3d_cnn(self.num_classes, *_extent(self))
+        cnn = simple_3d_cnn(self.num_classes, *_extent(self))
         chance = stored.get("chance") or _fidelity.chance_level(self.val, self.num_classes)
-        probe: dict[str, Any] = {"reference": genotype.name, "chance": chance, "runs": list(stored.get("runs", []))}
-        for steps in _fidelity.LADDER:
-            if not any(r["steps"] == steps for r in probe["runs"]):
-                last = folder / f"steps_{probe['runs'][-1]['steps']}" if probe["runs"] else None
-                self.log(f"choosing the screening budget: training the 3D CNN baseline to {steps} steps")
-                task = CandidateTask(genotype=json.loads(genotype.to_json()), recipe=config.recipe.model_copy(update={"max_seconds": None}),
-                                     data=self.train, val=self.val, device=config.device,
-                                     threads=self.worker_threads if config.executor != "inprocess" else config.threads, latency=False,
-                                     checkpoint=str(folder / f"steps_{steps}"), steps=steps,
-                                     resume_from=str(last) if last is not None and (last / "final.json").is_file() else None)
-                self.dispatcher.submit(Job(PROBE_KEYS + steps, genotype, {}, final=f"probe.{steps}"), task)
-                results: list[tuple[Job, CandidateResult]] = []
-                while not results:
-                    results = self.dispatcher.collect(timeout=0.5)
-                result = results[0][1]
-                probe["runs"].append({"steps": steps, "accuracy": result.accuracy if result.ok else None, "val_clips": result.val_clips,
-                                      "reason": None if result.ok else result.reason})
+        probe: dict[str, Any] = {"references": stored.get("references") or [cnn.name, f"{self.space.name}_zoo_scaled"], "chance": chance,
+                                 "runs": list(stored.get("runs", []))}
+        while (due := _fidelity.next_run(probe["runs"], probe["references"], chance)) is not None:
+            name, steps = due
+            genotype = cnn if name == cnn.name else self.zoo_baseline()
+            if genotype is None:  # no zoo model of this space fits the limit: the 3D CNN probes alone
+                probe["references"].remove(name)
                 self.study.set_attr(PROBE_ATTR, json.dumps(probe))
-            if _fidelity.finished(probe["runs"], chance):
-                break
+                continue
+            earlier = [r["steps"] for r in probe["runs"] if r.get("model", _fidelity.CNN) == name and r["steps"] < steps]
+            last = folder / f"{name}_steps_{max(earlier)}" if earlier else None
+            self.log(f"choosing the screening budget: training {genotype.name} to {steps} steps")
+            task = CandidateTask(genotype=json.loads(genotype.to_json()), recipe=config.recipe.model_copy(update={"max_seconds": None}),
+                                 data=self.train, val=self.val, device=config.device,
+                                 threads=self.worker_threads if config.executor != "inprocess" else config.threads, latency=False,
+                                 checkpoint=str(folder / f"{name}_steps_{steps}"), steps=steps,
+                                 resume_from=str(last) if last is not None and (last / "final.json").is_file() else None)
+            key = PROBE_KEYS + 10_000 * probe["references"].index(name) + steps
+            self.dispatcher.submit(Job(key, genotype, {}, final=f"probe.{name}.{steps}"), task)
+            results: list[tuple[Job, CandidateResult]] = []
+            while not results:
+                results = self.dispatcher.collect(timeout=0.5)
+            result = results[0][1]
+            probe["runs"].append({"model": name, "steps": steps, "accuracy": result.accuracy if result.ok else None, "val_clips": result.val_clips,
+                                  "reason": None if result.ok else result.reason})
+            self.study.set_attr(PROBE_ATTR, json.dumps(probe))
         rungs, learned = _fidelity.choose_rungs(probe["runs"], chance, config.eta)
         val_clips = next((r["val_clips"] for r in probe["runs"] if r.get("val_clips")), 0)
         probe.update(rungs=rungs, learned=learned, threshold=_fidelity.threshold(chance, val_clips))
         self.study.set_attr(PROBE_ATTR, json.dumps(probe))
         self.log(_fidelity.describe(probe))
         return rungs
+
+    def zoo_baseline(self) -> Genotype | None:
+        """The family's zoo model scaled into the search's limit (``scaled_zoo``), None when none fits; chosen once
+        and stored in the study, so the screening probe and the final retraining train the same network even though
+        the latencies that chose it drift between measurements."""
+        from vidnas.search._baselines import scaled_zoo
+
+        stored = self.study.study.user_attrs.get(ZOO_ATTR)
+        if stored is not None:
+            return parse_genotype(stored) if stored else None  # type: ignore[return-value]
+        constraint = self.constraint
+
+        def fits(genotype: Genotype) -> bool:
+            if constraint is None:
+                return True
+            try:
+                return not constraint.violates(constraint.cost(genotype))
+            except Exception:  # noqa: BLE001 - a cut that cannot be measured does not fit
+                return False
+
+        genotype = scaled_zoo(self.space, fits)
+        self.study.set_attr(ZOO_ATTR, genotype.to_json(indent=None) if genotype is not None else "")
+        return genotype
 
     def _supernet_phase(self, strategy: Any, config: SearchConfig, space: SearchSpace, train: str, val: str, study: Study) -> None:
         """PARSEC with shared weights: train the space's supernet (a share of a time budget, or ``supernet_steps``)
@@ -712,6 +742,7 @@ class Search:
 FINAL_KEYS = 1_000_000  # executor keys of final retraining runs (trial numbers stay below)
 PROBE_KEYS = 2_000_000  # executor keys of the screening-budget probe (``calibrate_rungs``)
 PROBE_ATTR = "vidnas.probe"  # the study attribute holding the probe's runs and the rungs it chose
+ZOO_ATTR = "vidnas.zoo_baseline"  # the scaled zoo baseline's genotype JSON ("" when nothing fits), chosen once
 
 
 def pareto_size(strategy: Strategy) -> int:

@@ -1,11 +1,13 @@
 """How long must a candidate train before its score means anything? ``--rungs auto`` (the default) answers it on
-the search's own data before the first candidate: the hand-written 3D CNN baseline trains along a ladder of
-step counts (100, 300, 900, 2700; each continuing from the last one's checkpoint), and the first count at which
-it has clearly left chance becomes the first rung; the second is η times that. On the built-in data the 3D CNN
-is far above chance after 100 steps, so the rungs stay 100, 300; on data where a network needs a thousand steps
-to learn, screening every candidate for 100 steps would rank noise, and the search says how long it screens
-instead — and says plainly when even the 3D CNN never left chance, so the user knows the search's scores are
-noise before spending the budget."""
+the search's own data before the first candidate: reference networks train along a ladder of step counts (100, 300,
+900, 2700; each continuing from the last one's checkpoint), and the first count at which one of them has clearly
+left chance becomes the first rung; the second is η times that. The references are the hand-written 3D CNN
+baseline and the searched family's zoo model scaled into the limit (the space's own kind of network: on data where
+the 3D CNN is slow to learn, the space's networks may not be), trained in that order at each count and only until
+one has learned. On the built-in data the 3D CNN is far above chance after 100 steps, so the rungs stay 100, 300;
+on data where a network needs a thousand steps to learn, screening every candidate for 100 steps would rank noise,
+and the search says how long it screens instead — and says plainly when no reference ever left chance, so the user
+knows the search's scores are noise before spending the budget."""
 
 from __future__ import annotations
 
@@ -49,43 +51,75 @@ def threshold(chance: float, val_clips: int) -> float:
     return chance + max(LEARNED_SE * se, LEARNED_SHARE * (1 - chance))
 
 
+CNN = "simple_3d_cnn"
+"""The name of the first reference (older probes, which had no other, store runs without a model name)."""
+
+
+def _model(run: dict[str, Any]) -> str:
+    return run.get("model") or CNN
+
+
+def next_run(runs: list[dict[str, Any]], references: list[str], chance: float) -> tuple[str, int] | None:
+    """The (reference, steps) the probe trains next, or None when it has its answer: a reference learned, every
+    reference still in the ladder failed at a count, or the ladder's top was reached. A reference that failed
+    leaves the ladder; the others go on."""
+    for steps in LADDER:
+        at = [r for r in runs if r["steps"] == steps]
+        if any(_learned(r, chance) for r in at):
+            return None
+        failed = {_model(r) for r in runs if r["steps"] < steps and r.get("accuracy") is None}
+        live = [name for name in references if name not in failed]
+        pending = [name for name in live if not any(_model(r) == name for r in at)]
+        if pending:
+            return pending[0], steps
+        if not live or all(r.get("accuracy") is None for r in at if _model(r) in live):
+            return None
+    return None
+
+
 def choose_rungs(runs: list[dict[str, Any]], chance: float, eta: int) -> tuple[list[int], bool]:
-    """(rungs, learned) from the reference's runs along the ladder (``steps``, ``accuracy``, ``val_clips``): the
-    first rung is the fewest steps at which it learned — the ladder's top when it never did, the ladder's first
-    rung when the reference could not be trained at all (a failed run: nothing was measured)."""
-    for run in runs:
-        if run.get("accuracy") is None:
+    """(rungs, learned) from the references' runs along the ladder (``model``, ``steps``, ``accuracy``,
+    ``val_clips``): the first rung is the fewest steps at which one of them learned — the ladder's top reached when
+    none did, the ladder's first rung when the references could not be trained at all (every run at a count
+    failed: nothing was measured)."""
+    counts = sorted({r["steps"] for r in runs})
+    for steps in counts:
+        at = [r for r in runs if r["steps"] == steps]
+        if any(_learned(r, chance) for r in at):
+            return [steps, steps * eta], True
+        if all(r.get("accuracy") is None for r in at):
             return [LADDER[0], LADDER[0] * eta], False
-        if _learned(run, chance):
-            return [run["steps"], run["steps"] * eta], True
-    top = runs[-1]["steps"] if runs else LADDER[-1]
+    top = counts[-1] if counts else LADDER[-1]
     return [top, top * eta], False
 
 
-def finished(runs: list[dict[str, Any]], chance: float) -> bool:
-    """Whether the ladder stops here: the reference learned, failed, or reached the ladder's top."""
-    if not runs:
-        return False
-    last = runs[-1]
-    return last.get("accuracy") is None or last["steps"] >= LADDER[-1] or _learned(last, chance)
-
-
 def _learned(run: dict[str, Any], chance: float) -> bool:
-    return run["accuracy"] >= threshold(chance, run.get("val_clips") or 0)
+    return run.get("accuracy") is not None and run["accuracy"] >= threshold(chance, run.get("val_clips") or 0)
+
+
+def _label(name: str) -> str:
+    return "the hand-written 3D CNN" if name == CNN else f"the zoo model scaled into the limit ({name})"
 
 
 def describe(probe: dict[str, Any]) -> str:
     """One sentence for the log and the report."""
-    runs = [r for r in probe.get("runs", []) if r.get("accuracy") is not None]
-    seen = ", ".join(f"{r['accuracy']:.3f} after {r['steps']}" for r in runs)
+    runs = probe.get("runs", [])
+    names = list(dict.fromkeys(_model(r) for r in runs)) or list(probe.get("references") or [CNN])
     rungs = " → ".join(str(s) for s in probe["rungs"])
-    failed = next((r for r in probe.get("runs", []) if r.get("accuracy") is None), None)
-    if failed is not None:
-        return (f"the hand-written 3D CNN could not be trained to {failed['steps']} steps ({failed.get('reason') or 'no accuracy'}), so the screening "
-                f"budget was not measured: rungs {rungs}")
+
+    def seen(name: str) -> str:
+        trained = [r for r in runs if _model(r) == name and r.get("accuracy") is not None]
+        return ", ".join(f"{r['accuracy']:.3f} after {r['steps']}" for r in trained) + " steps" if trained else "no finished run"
+
+    failed = [r for r in runs if r.get("accuracy") is None]
+    last = [r for r in runs if r["steps"] == max((r["steps"] for r in runs), default=0)]
+    if not probe.get("learned") and last and all(r.get("accuracy") is None for r in last):  # nothing measured: the rule could not run
+        what = " and ".join(f"{_label(_model(r))} could not be trained to {r['steps']} steps ({r.get('reason') or 'no accuracy'})" for r in failed)
+        return f"{what}, so the screening budget was not measured: rungs {rungs}"
+    each = "; ".join(f"{_label(name)} {seen(name)}" for name in names)
     if probe.get("learned"):
-        return (f"screening budget from the data: the hand-written 3D CNN reached {seen} steps (chance {probe['chance']:.3f}, "
-                f"learned above {probe['threshold']:.3f}), so candidates are screened at {probe['rungs'][0]} steps (rungs {rungs})")
-    return (f"the hand-written 3D CNN did not leave chance ({probe['chance']:.3f}) in {probe['rungs'][0]} steps ({seen}): scores this short "
-            f"are noise on this data. Screening at {probe['rungs'][0]} steps (rungs {rungs}); check the labels, give more training data, "
-            f"or set --rungs longer")
+        return (f"screening budget from the data: {each} (chance {probe['chance']:.3f}, learned above {probe['threshold']:.3f}), "
+                f"so candidates are screened at {probe['rungs'][0]} steps (rungs {rungs})")
+    return (f"{'the reference networks' if len(names) > 1 else _label(names[0])} did not leave chance ({probe['chance']:.3f}) in {probe['rungs'][0]} steps ({each}): "
+            f"scores this short are noise on this data. Screening at {probe['rungs'][0]} steps (rungs {rungs}); check the labels, give more "
+            f"training data, or set --rungs longer")

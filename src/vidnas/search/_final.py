@@ -8,7 +8,7 @@ import math
 import statistics
 from typing import Any
 
-from vidnas.search._baselines import frame_blind_2d, scaled_zoo, simple_3d_cnn
+from vidnas.search._baselines import frame_blind_2d, simple_3d_cnn
 from vidnas.search._study import current
 
 KINDS = {"search": "found by the search", "zoo": "zoo model of the family, scaled into the limit", "cnn3d": "hand-written 3D CNN",
@@ -46,14 +46,10 @@ def final_entries(search: Any) -> list[dict[str, Any]]:
         except Exception:  # noqa: BLE001 - a baseline that cannot be measured is shown without a cost
             return None
 
-    def fits(genotype: Any) -> bool:
-        value = cost(genotype)
-        return constraint is None or (value is not None and not constraint.violates(value))
-
     if not config.final_baselines:
         return entries
     frames, size = _extent(search)
-    zoo = scaled_zoo(search.space, fits)
+    zoo = search.zoo_baseline()
     baselines = [("zoo", zoo), ("cnn3d", simple_3d_cnn(search.num_classes, frames, size)), ("cnn2d", frame_blind_2d(search.num_classes, frames, size))]
     for kind, genotype in baselines:
         if genotype is None:
