@@ -436,6 +436,22 @@ def test_synth_cli_writes_the_layout(tmp_path: Path) -> None:
     assert cache.exit_code == 0 and "4 clips" in cache.stdout
 
 
+def test_synth_cli_writes_decoded_clip_stores_that_equal_the_builtin_ones(tmp_path: Path) -> None:
+    from vidnas.data import ClipCache, builtin_store
+
+    args = ["--classes", "4", "--train-per-class", "3", "--val-per-class", "2", "--size", "16", "--frames", "4", "--task", "pairs", "--object-scale", "1.5"]
+    result = runner.invoke(app, ["data", "synth", str(tmp_path / "s"), "--store", *args])
+    assert result.exit_code == 0, result.output
+    assert f"--data {tmp_path / 's' / 'train'}" in result.stdout.replace("\n", "")
+    train, val = ClipCache(tmp_path / "s" / "train"), ClipCache(tmp_path / "s" / "val")
+    assert (len(train), len(val)) == (12, 8) and train.classes == ["move_right", "move_left", "move_down", "move_up"]
+    same = builtin_store(tmp_path / "b", classes=4, train_per_class=3, val_per_class=2, size=16, frames=4, task="pairs", object_scale=1.5)
+    assert all(np.array_equal(train.rgb(i), ClipCache(same["train"]).rgb(i)) for i in range(12))
+    assert runner.invoke(app, ["data", "synth", str(tmp_path / "m"), "--store", "--task", "motions", "--classes", "3", "--train-per-class", "1",
+                              "--val-per-class", "1", "--size", "16", "--frames", "4"]).exit_code == 0
+    assert runner.invoke(app, ["data", "synth", str(tmp_path / "x"), "--store", "--task", "backwards"]).exit_code != 0
+
+
 def test_builtin_dataset_is_generated_once_and_reused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from vidnas.data import builtin_dataset
 

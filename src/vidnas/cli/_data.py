@@ -20,22 +20,35 @@ data_app = group("data", "Video data: the built-in benchmark set, checks, the de
 @friendly_errors
 def data_synth(
     out: str = typer.Argument(..., help="Output folder."),
-    classes: int = typer.Option(8, "--classes", help="Number of classes: an even number (time-reversal pairs), at most 10."),
+    classes: int = typer.Option(8, "--classes", help="Number of classes: with --task pairs an even number (time-reversal pairs), at most 10."),
     train_per_class: int = typer.Option(24, "--train-per-class", min=1),
     val_per_class: int = typer.Option(8, "--val-per-class", min=1),
     size: int = typer.Option(64, "--size", help="Frame size in pixels (even)."),
     frames: int = typer.Option(16, "--frames", min=2),
     seed: int = typer.Option(0, "--seed"),
+    task: str = typer.Option("pairs", "--task", help="pairs (time-reversed pairs: temporal order decides) or motions (forward motions only: easier)."),
+    object_scale: float = typer.Option(1.0, "--object-scale", min=0.25, max=3.0, help="Size and travel of the moving object (search's built-in data: 2)."),
+    store: bool = typer.Option(False, "--store", help="Write decoded-clip stores (OUT/train, OUT/val: what --data/--val of search and train read "
+                                                      "without decoding) instead of mp4 files."),
 ) -> None:
-    """Write the built-in benchmark data set: clips told apart only by motion and temporal order (H.264 mp4)."""
-    from vidnas.data import synth_class_names, synthesize
+    """Write the built-in benchmark data set: clips told apart only by motion and temporal order (H.264 mp4, or
+    decoded-clip stores with --store). A harder variant than search's default, where a 3D CNN needs ~1000 steps to
+    learn: --store --classes 8 --train-per-class 256 --val-per-class 64 --size 32."""
+    from vidnas.data import builtin_store, synth_class_names, synthesize
 
-    names = synth_class_names(classes)
+    names = synth_class_names(classes, task)
     total = classes * (train_per_class + val_per_class)
+    if store:
+        paths = builtin_store(out, classes=classes, train_per_class=train_per_class, val_per_class=val_per_class, size=size, frames=frames,
+                              seed=seed, task=task, object_scale=object_scale)
+        console.print(f"wrote {total} decoded clips of {len(names)} classes ({', '.join(names)}) to {out}", highlight=False)
+        console.print(f"search them: vidnas search --data {paths['train']} --val {paths['val']}", highlight=False)
+        return
     progress, advance = progress_bar("writing clips", total)
     with progress:
         paths = synthesize(
-            out, classes=classes, train_per_class=train_per_class, val_per_class=val_per_class, size=size, frames=frames, seed=seed, on_clip=advance
+            out, classes=classes, train_per_class=train_per_class, val_per_class=val_per_class, size=size, frames=frames, seed=seed, task=task,
+            object_scale=object_scale, on_clip=advance,
         )
     console.print(f"wrote {total} clips of {len(names)} classes ({', '.join(names)}) to {out}", highlight=False)
     console.print(f"train list {paths['train']}, val list {paths['val']}, classes {paths['classes']}", highlight=False)

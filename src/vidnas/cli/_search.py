@@ -74,7 +74,7 @@ def search(
     constraint_mode: str = typer.Option("reject", "--constraint-mode", help="reject (never trained) or penalty."),
     predictor: Optional[str] = typer.Option(None, "--latency-predictor", help="Use a calibrated predictor (vidnas latency calibrate) instead of measuring."),
     objectives: Optional[str] = typer.Option(None, "--objectives", help="Comma list starting with accuracy (default accuracy,latency_ms; pareto: accuracy,latency_ms,peak_memory_mb)."),
-    rungs: Optional[str] = typer.Option(None, "--rungs", help="Successive halving: training steps per rung, a comma list (e.g. 100,300); 'auto' (default: the first rung is the fewest of 100/300/900/2700 steps after which the 3D CNN baseline has clearly left chance on this data, the second η times it); or 'off' (one evaluation by the recipe's own budget)."),
+    rungs: Optional[str] = typer.Option(None, "--rungs", help="Successive halving: training steps per rung, a comma list (e.g. 100,300); 'auto' (default: the first rung is the fewest of 100/300/900/2700 steps after which the 3D CNN baseline or the family's zoo model scaled into the limit has clearly left chance on this data, the second η times it); or 'off' (one evaluation by the recipe's own budget)."),
     eta: Optional[int] = typer.Option(None, "--eta", min=2, help="Successive halving: the top 1/eta of each rung continue to the next (default 3)."),
     epochs: Optional[int] = typer.Option(None, "--epochs", min=1, help="Epoch bound of the candidate recipe (with --rungs off: the budget)."),
     candidate_seconds: Optional[float] = typer.Option(None, "--candidate-seconds", help="Time cap per evaluation: shrinks its planned steps up front (the schedule still completes)."),

@@ -67,8 +67,8 @@ completes; the number of steps comes from the rung (``SearchConfig.rungs``), not
 class SearchConfig(BaseModel):
     """A search. ``rungs``: successive halving in training steps — every candidate is screened at the first
     rung, the top 1/``eta`` of each rung continue from their checkpoint to the next, and the pick is made at the
-    highest rung (``"auto"``, the default: two rungs chosen from how long the 3D CNN baseline needs to leave
-    chance on the search's data, ``_fidelity``; None: one evaluation per candidate with the recipe's own budget). ``final_*``: after the
+    highest rung (``"auto"``, the default: two rungs chosen from how long the reference networks — the 3D CNN
+    baseline, then the family's scaled zoo model — need to leave chance on the search's data, ``_fidelity``; None: one evaluation per candidate with the recipe's own budget). ``final_*``: after the
     budget, the ``final_top_k`` candidates and the baselines are retrained from scratch ``final_seeds`` times
     for ``final_steps`` steps (default: the last rung) with the same recipe and data.
 
