@@ -91,7 +91,7 @@ def main() -> None:
     n = next((r["val_clips"] for r in done.values() if r.get("val_clips")), 0)
     lines = [f"# Screening budget: {args.task}, {args.classes} classes, {args.train_per_class}/{args.val_per_class} clips per class, {args.size}², "
              f"object scale {args.object_scale:g}; space {args.space}",
-             "", f"`python benchmarks/screening_budget.py {' '.join(f'--{k.replace(chr(95), chr(45))} {v}' for k, v in settings.items())} --samples {args.samples}`",
+             "", f"`python benchmarks/screening_budget.py {' '.join(f'--{k.replace(chr(95), chr(45))} {v}' for k, v in settings.items())} --samples {args.samples}{' --zoo' if args.zoo else ''}`",
              "", f"Chance {chance:.3f}; `--rungs auto` counts a model as learned above {threshold(chance, n):.3f}. Validation accuracy after each step count:",
              "", "| model | MMACs | " + " | ".join(f"{s} steps" for s in ladder) + " |", "|---|---|" + "---|" * len(ladder)]
     for name, _ in models:
