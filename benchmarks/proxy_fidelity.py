@@ -13,6 +13,12 @@ Each finished candidate is appended to ``OUT/proxy_fidelity_SPACE_rungs.jsonl`` 
 arguments skips the candidates already there (matched by fingerprint), so a killed run resumes where it was and
 the work can be spread over several sittings. ``--summary-only`` prints the summary of what is there.
 
+``--rung-seeds N`` (N > 1) also trains every recorded candidate with N − 1 more training seeds, numbered after the
+reference's (so they share no initialisation or data order with any reference run), from scratch to the last
+rung's steps — as the search's ``top_rung_seeds`` does — recorded in ``OUT/proxy_fidelity_SPACE_rung_seeds.jsonl``
+(resumable alike), and ranks the mean of the last rung over the N seeds against the same reference: what ranking
+the last rung on several seeds buys, beside one longer run (reference seed 0, from scratch) that costs as much.
+
     python benchmarks/proxy_fidelity.py --candidates 30 --reference-steps 900 --reference-seeds 3
 """
 
@@ -25,6 +31,7 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from vidnas.genotype import parse_genotype
 from vidnas.measure import spearman
@@ -60,6 +67,63 @@ def reliability(rows: list[dict], rung_names: list[str], seed_names: list[str]) 
     }
 
 
+def more_seeds(rows: list[dict], seeds: list[int], steps: int, ledger: Path, settings: dict, run: Any) -> dict[tuple[str, int], float | None]:
+    """Every row's candidate trained from scratch to ``steps`` with each of ``seeds`` (the search's extra seeds of
+    its top rung), appended to ``ledger`` as they finish; ``run`` None trains nothing (summary only). Returns
+    {(fingerprint, seed): accuracy}."""
+    done: dict[tuple[str, int], float | None] = {}
+    if ledger.exists():
+        for line in ledger.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                record = json.loads(line)
+                if record.get("settings") == settings and record.get("steps") == steps:
+                    done[(record["fingerprint"], record["seed"])] = record["accuracy"]
+    if run is None:
+        return done
+    for row in rows:
+        for seed in seeds:
+            if (row["fingerprint"], seed) in done:
+                continue
+            started = time.perf_counter()
+            accuracy = run(parse_genotype(row["genotype"]), steps, seed)
+            record = {"candidate": row["candidate"], "fingerprint": row["fingerprint"], "seed": seed, "steps": steps, "settings": settings,
+                      "accuracy": accuracy, "seconds": round(time.perf_counter() - started, 1)}
+            done[(row["fingerprint"], seed)] = accuracy
+            with ledger.open("a", encoding="utf-8") as handle:
+                handle.write(json.dumps(record) + "\n")
+            print(f"| {row['candidate']} | seed {seed}, {steps} steps from scratch | {'failed' if accuracy is None else f'{accuracy:.3f}'} |", flush=True)
+    return done
+
+
+def seed_means(rows: list[dict], seeded: dict[tuple[str, int], float | None], seeds: list[int], last: str, ref_names: list[str],
+               reference: list[float], interval: Any) -> dict:
+    """Spearman of the last rung's mean over its own run (seed 0) and ``seeds`` with the reference — all of its
+    seeds, and only those the rung runs share no noise with — over the rows every seed finished; beside the
+    same for the last rung alone and for reference seed 0 (one run as long as the reference)."""
+    if not seeds:
+        return {}
+    complete = [i for i, r in enumerate(rows) if all(seeded.get((r["fingerprint"], s)) is not None for s in seeds)]
+    n = len(seeds) + 1
+    out: dict[str, Any] = {f"top_rung_seeds_{n}_candidates": len(complete)}
+    if len(complete) < 4:
+        return out
+    independent = [statistics.mean(rows[i][name] for name in ref_names[1:]) for i in complete]
+    single = [rows[i][last] for i in complete]
+    others = [statistics.mean(seeded[(rows[i]["fingerprint"], s)] for s in seeds) for i in complete]
+    means = [(a * 1 + b * len(seeds)) / n for a, b in zip(single, others)]
+    subset = [reference[i] for i in complete]
+    out.update({
+        "spearman_last_rung_vs_reference_same_candidates": round(spearman(single, subset), 3),
+        f"spearman_last_rung_mean{n}seeds_vs_reference": round(spearman(means, subset), 3),
+        f"spearman_last_rung_mean{n}seeds_interval90": interval(means) if len(complete) == len(rows) else None,
+        "spearman_last_rung_vs_independent_seeds_same_candidates": round(spearman(single, independent), 3),
+        f"spearman_last_rung_mean{n}seeds_vs_independent_seeds": round(spearman(means, independent), 3),
+        "spearman_last_rung_vs_its_new_seeds": round(spearman(single, others), 3),
+        "spearman_reference_seed0_vs_independent_seeds_same_candidates": round(spearman([rows[i][ref_names[0]] for i in complete], independent), 3),
+    })
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--space", default="tvn")
@@ -74,6 +138,7 @@ def main() -> None:
     parser.add_argument("--val", default=None)
     parser.add_argument("--out", default="benchmarks/results")
     parser.add_argument("--summary-only", action="store_true", help="summarise the rows already recorded, train nothing")
+    parser.add_argument("--rung-seeds", type=int, default=1, help="train the rungs with this many seeds and rank their mean too")
     args = parser.parse_args()
 
     rungs = [int(r) for r in args.rungs.split(",")]
@@ -155,6 +220,9 @@ def main() -> None:
         cells = " | ".join("failed" if row[n] is None else f"{row[n]:.3f}" for n in names)
         print(f"| {index} | {row['origin']} | {cells} | {row['reference'] or 0:.3f} |", flush=True)
     ok = [r for r in rows if r["reference"] is not None and all(r[n] is not None for n in names)]
+    extra_seeds = list(range(args.reference_seeds, args.reference_seeds + args.rung_seeds - 1))
+    seeded = more_seeds(ok, extra_seeds, rungs[-1], out / f"proxy_fidelity_{args.space}_rung_seeds.jsonl", settings,
+                        None if args.summary_only else run) if extra_seeds else {}
 
     def top(values: list[float], k: int = 5) -> set[int]:
         return set(sorted(range(len(values)), key=lambda i: -values[i])[:k])
@@ -180,6 +248,7 @@ def main() -> None:
         **{f"spearman_rung{k}_interval90": interval([r[names[k]] for r in ok]) for k in range(len(rungs))},
         **{f"top5_overlap_rung{k}": len(top([r[names[k]] for r in ok]) & top(reference)) for k in range(len(rungs))},
         **reliability(ok, names[: len(rungs)], names[len(rungs):]),
+        **seed_means(ok, seeded, extra_seeds, names[len(rungs) - 1], names[len(rungs):], reference, interval),
         "random_samples_reference": sorted(round(r["reference"], 3) for r in ok if r["origin"] == "random"),
         "minutes_this_run": round((time.perf_counter() - started) / 60, 1),
         "minutes_all_candidates": round(sum(r.get("seconds", 0) for r in rows) / 60, 1),

@@ -127,6 +127,63 @@ def test_multi_objective_search_with_rungs_records_every_objective(env: Path) ->
         assert t.metrics["latency_ms"] == firsts[t.attrs["candidate"]].metrics["latency_ms"]
 
 
+def seeds_evaluator(payload: dict) -> dict:
+    """The synthetic evaluator (with its seeded noise), logging what each evaluation was asked to do."""
+    from vidnas.search._synthetic import evaluate
+
+    with open(os.environ["SEEDS_LOG"], "a", encoding="utf-8") as handle:
+        handle.write(json.dumps({"steps": payload.get("steps"), "seed": payload["recipe"]["seed"], "checkpoint": payload.get("checkpoint"),
+                                 "resume_from": payload.get("resume_from"), "latency": payload.get("latency"), "seeds": payload.get("seeds")}) + "\n")
+    return evaluate(payload)
+
+
+def test_top_rung_seeds_rank_the_top_rung_by_the_mean_of_runs_from_scratch(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SEEDS_LOG", str(env / "seeds.log"))
+    monkeypatch.setenv("VIDNAS_SYNTHETIC_NOISE", "0.05")  # seeds then score differently
+    config = _config(space="tvn", rungs=[5, 10], trials=6, top_rung_seeds=3)
+    result = run_search(config, env / "out", evaluator="test_rungs:seeds_evaluator", progress=False)
+    calls = [json.loads(line) for line in (env / "seeds.log").read_text().splitlines()]
+    assert all(c["seeds"] is None for c in calls)  # evaluators only ever see one seed
+    extra = [c for c in calls if c["seed"] != 0]
+    top = [t for t in result.trials if t.status == "ok" and t.attrs["rung"] == 1]
+    assert len(top) >= 2 and len(extra) == 2 * len(top)
+    # the extra seeds train from scratch to the top rung's steps, keep no checkpoint and measure no cost
+    assert {(c["steps"], c["seed"], c["checkpoint"], c["resume_from"], c["latency"]) for c in extra} == {(10, 1, None, None, False), (10, 2, None, None, False)}
+    assert all(c["seed"] == 0 for c in calls if c["steps"] == 5)  # lower rungs: one seed
+    for t in top:
+        seeds = t.metrics["seed_accuracies"]
+        assert len(seeds) == 3 and len(set(seeds)) == 3 and t.metrics["accuracy"] == pytest.approx(sum(seeds) / 3)
+        assert t.attrs["resume_from"] is not None  # its own seed still continues from the rung below
+    assert all("seed_accuracies" not in t.metrics for t in result.trials if t.attrs.get("rung") == 0)
+    pick = result.best
+    assert int(pick.attrs["rung"]) == 1 and pick.fitness == max(t.fitness for t in top)
+    # the number of seeds is part of the study: continuing it with another count is refused, the same count resumes
+    with pytest.raises(Exception, match="top_rung_seeds"):
+        run_search(_config(space="tvn", rungs=[5, 10], trials=8), env / "out", evaluator="test_rungs:seeds_evaluator", progress=False)
+    resumed = run_search(_config(space="tvn", rungs=[5, 10], trials=8, top_rung_seeds=3), env / "out", evaluator="test_rungs:seeds_evaluator", progress=False)
+    assert len([t for t in resumed.trials if t.attrs.get("rung") == 0 and t.status == "ok"]) == 8
+
+
+def test_evaluate_seeds_combines_runs_and_fails_when_one_fails() -> None:
+    from vidnas.search._evaluate import evaluate_seeds
+
+    def fake(payload: dict) -> dict:
+        seed = payload["recipe"]["seed"]
+        if seed == 9:
+            return {"status": "failed", "reason": "diverged"}
+        return {"status": "ok", "accuracy": 0.5 + 0.1 * seed, "p_true": 0.4, "train_seconds": 8.0, "val_seconds": 1.0, "wall_seconds": 10.0,
+                "latency_ms": 3.0 if payload["latency"] else None, "steps": payload["steps"]}
+
+    payload = {"recipe": {"seed": 0}, "steps": 30, "latency": True, "checkpoint": "/c", "resume_from": "/r", "seeds": [1, 2]}
+    combined = evaluate_seeds(fake, payload)
+    assert combined["accuracy"] == pytest.approx(0.6) and combined["seed_accuracies"] == [0.5, 0.6, 0.7]
+    assert combined["wall_seconds"] == 30.0 and combined["train_fraction"] == pytest.approx(0.8) and combined["work_fraction"] == pytest.approx(0.9)
+    assert combined["latency_ms"] == 3.0 and combined["steps"] == 30
+    assert evaluate_seeds(fake, dict(payload, seeds=[])) == fake(payload)
+    failed = evaluate_seeds(fake, dict(payload, seeds=[1, 9]))
+    assert failed["status"] == "failed" and failed["reason"] == "training seed 9: diverged"
+
+
 RESUME_SCRIPT = """
 import sys
 from vidnas.search import SearchConfig, run_search
@@ -518,3 +575,10 @@ def test_rung_continuation_with_real_training(tmp_path: Path) -> None:
     assert abs(total - (first["train_seconds"] + second["train_seconds"])) <= 2e-3
     missing = evaluate_candidate(genotype, recipe, data=paths["train"], val=paths["val"], steps=7, resume_from=tmp_path / "nowhere")
     assert missing["status"] == "failed" and "no checkpoint of the previous rung" in missing["reason"]
+
+
+def test_studies_stored_before_top_rung_seeds_resume_with_one_seed() -> None:
+    stored = {k: v for k, v in _config().identity().items() if k != "top_rung_seeds"}  # a study stored before the setting existed
+    assert _config().changed_from(stored) == []
+    assert _config(top_rung_seeds=2).changed_from(stored) == ["top_rung_seeds"]
+    assert _config(eta=2).changed_from(stored) == ["eta"]

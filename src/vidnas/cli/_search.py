@@ -76,6 +76,7 @@ def search(
     objectives: Optional[str] = typer.Option(None, "--objectives", help="Comma list starting with accuracy (default accuracy,latency_ms; pareto: accuracy,latency_ms,peak_memory_mb)."),
     rungs: Optional[str] = typer.Option(None, "--rungs", help="Successive halving: training steps per rung, a comma list (e.g. 100,300); 'auto' (default: the first rung is the fewest of 100/300/900/2700 steps after which the 3D CNN baseline or the family's zoo model scaled into the limit has clearly left chance on this data, the second η times it); or 'off' (one evaluation by the recipe's own budget)."),
     eta: Optional[int] = typer.Option(None, "--eta", min=2, help="Successive halving: the top 1/eta of each rung continue to the next (default 3)."),
+    top_rung_seeds: Optional[int] = typer.Option(None, "--top-rung-seeds", min=1, help="Training seeds that score a candidate at the highest rung, ranked by their mean (default 1; the extra seeds train from scratch)."),
     epochs: Optional[int] = typer.Option(None, "--epochs", min=1, help="Epoch bound of the candidate recipe (with --rungs off: the budget)."),
     candidate_seconds: Optional[float] = typer.Option(None, "--candidate-seconds", help="Time cap per evaluation: shrinks its planned steps up front (the schedule still completes)."),
     recipe_file: Optional[str] = typer.Option(None, "--recipe", help="Recipe JSON for candidates (then --epochs/--candidate-seconds override it only when given)."),
@@ -104,7 +105,7 @@ def search(
         predictor=predictor, rungs=rungs, objectives=objectives, space_option=space_option, strategy_option=strategy_option, supernet=supernet,
         epochs=epochs, candidate_seconds=candidate_seconds, recipe_file=recipe_file, final_retrain=final_retrain,
         data=data, val=val, val_fraction=val_fraction, classes=classes, space=space, space_preset=preset, strategy=strategy, supernet_steps=supernet_steps,
-        eta=eta, final_top_k=final_top_k, final_seeds=final_seeds, final_steps=final_steps, device=device, threads=threads, workers=workers,
+        eta=eta, top_rung_seeds=top_rung_seeds, final_top_k=final_top_k, final_seeds=final_seeds, final_steps=final_steps, device=device, threads=threads, workers=workers,
         executor=executor, ray_address=address, seed=seed, candidate_timeout=timeout,
     )
     result = run_search(config, out, study=study, storage=storage)

@@ -70,7 +70,10 @@ class SearchConfig(BaseModel):
     highest rung (``"auto"``, the default: two rungs chosen from how long the reference networks — the 3D CNN
     baseline, then the family's scaled zoo model — need to leave chance on the search's data, ``_fidelity``; None: one evaluation per candidate with the recipe's own budget). ``final_*``: after the
     budget, the ``final_top_k`` candidates and the baselines are retrained from scratch ``final_seeds`` times
-    for ``final_steps`` steps (default: the last rung) with the same recipe and data.
+    for ``final_steps`` steps (default: the last rung) with the same recipe and data. ``top_rung_seeds``: how many
+    training seeds score a candidate at the highest rung — the run continued from its checkpoint plus runs from
+    scratch to the same steps with the next recipe seeds, ranked by their mean (one seed's rank is mostly its
+    seed's luck where networks leave chance late; see ``benchmarks/proxy_fidelity.py --rung-seeds``).
 
     Defaults that depend on other settings: ``constrained`` without a ``constraint`` gets the default
     latency limit (``DEFAULT_LATENCY_MS``; pass ``constraint=None`` for none), ``pareto`` without
@@ -90,6 +93,7 @@ class SearchConfig(BaseModel):
     recipe: Recipe = SEARCH_RECIPE
     rungs: list[Annotated[int, Field(ge=1)]] | Literal["auto"] | None = "auto"
     eta: Annotated[int, Field(ge=2)] = 3
+    top_rung_seeds: Annotated[int, Field(ge=1)] = 1
     final_retrain: bool = True
     final_top_k: Annotated[int, Field(ge=1)] = 3
     final_seeds: Annotated[int, Field(ge=1)] = 2
@@ -154,5 +158,15 @@ class SearchConfig(BaseModel):
     def identity(self) -> dict[str, Any]:
         """What must match for a rerun to continue the same study (budget, workers and executor may change)."""
         keep = ("space", "space_preset", "space_options", "strategy", "strategy_options", "constraint", "objectives", "recipe", "data", "val", "seed",
-                "rungs", "eta") + (("val_fraction",) if self.data is not None and self.val is None else ())
+                "rungs", "eta", "top_rung_seeds") + (("val_fraction",) if self.data is not None and self.val is None else ())
         return self.model_dump(mode="json", include=set(keep))
+
+    def changed_from(self, stored: dict[str, Any]) -> list[str]:
+        """The identity settings in which this config differs from a study's stored one (a setting added to the
+        identity later counts as its default in studies stored before it)."""
+        identity = self.identity()
+        return sorted(k for k in identity if stored.get(k, IDENTITY_ADDED.get(k)) != identity[k])
+
+
+IDENTITY_ADDED = {"top_rung_seeds": 1}
+"""Identity settings added after studies were stored, with the value those studies had."""

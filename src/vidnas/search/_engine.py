@@ -375,8 +375,7 @@ class Search:
         stored_config, identity = study.config(), config.identity()
         if stored_config is None:
             study.set_config(dict(identity, out=str(self.out)))
-        elif {k: stored_config.get(k) for k in identity} != identity:
-            changed = sorted(k for k in identity if stored_config.get(k) != identity[k])
+        elif changed := config.changed_from(stored_config):
             raise VidnasError(f"study {self.study_name!r} in {self.storage} was started with other settings ({', '.join(changed)}); "
                               "use another --study or the original settings")
         skipped = skipped_videos(self.train, self.val)
@@ -633,13 +632,15 @@ class Search:
             steps, folder = config.retrain_steps(), (self.out / "final" / job.final).resolve()
         else:
             steps, folder = (config.rungs[job.rung] if config.rungs else None), self.checkpoint(job.key)
+        top = job.final is None and job.rung == len(config.rungs or [None]) - 1
+        seeds = [recipe.seed + k for k in range(1, config.top_rung_seeds)] if top else []
         source = job.attrs.get("resume_from")
         resume = source is not None and (self.checkpoint(source) / "final.json").is_file()  # else (checkpoint gone) the rung trains from scratch
         return CandidateTask(
             genotype=json.loads(job.attrs["genotype"]), recipe=recipe, data=self.train, val=self.val, device=config.device,
             threads=self.worker_threads if config.executor != "inprocess" else config.threads,
             peak_memory="peak_memory_mb" in config.objectives and job.rung == 0, checkpoint=str(folder), latency=job.rung == 0, steps=steps,
-            resume_from=str(self.checkpoint(source)) if resume else None,
+            resume_from=str(self.checkpoint(source)) if resume else None, seeds=seeds,
         )
 
     def record(self, job: Job, result: CandidateResult) -> None:

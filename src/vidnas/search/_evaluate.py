@@ -17,7 +17,9 @@ class CandidateTask(BaseModel):
     size, frame stride) left to the genotype's input, so a space's input-resolution choices are trained as
     specified; ``data`` / ``val``: the search's clip stores (or sources); ``steps``: train to this many steps
     (a rung; None: the recipe's own budget), continuing from ``resume_from`` (the previous rung's checkpoint
-    folder) and writing ``checkpoint``; ``latency`` / ``peak_memory``: measure them too (the first rung only)."""
+    folder) and writing ``checkpoint``; ``latency`` / ``peak_memory``: measure them too (the first rung only);
+    ``seeds``: more training seeds — the candidate is also trained with each, from scratch to ``steps``, and
+    scored by the mean over all its runs (``evaluate_seeds``; the search's ``top_rung_seeds``)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -32,6 +34,7 @@ class CandidateTask(BaseModel):
     checkpoint: str | None = None
     steps: int | None = None
     resume_from: str | None = None
+    seeds: list[int] = []
 
     @field_validator("recipe")
     @classmethod
@@ -73,6 +76,7 @@ class CandidateResult(BaseModel):
     connection_weights: Any = None
     wall_seconds: float | None = None
     loss_curve: list[Any] | None = None
+    seed_accuracies: list[float] | None = None
 
     @model_validator(mode="after")
     def _accuracy_of_the_task(self) -> CandidateResult:
@@ -103,6 +107,44 @@ class CandidateResult(BaseModel):
 
 METRICS = tuple(name for name in CandidateResult.model_fields if name not in ("status", "reason"))
 """The metrics a search keeps of every evaluation, in the study."""
+
+
+MEAN_OVER_SEEDS = ("accuracy", "top1", "top5", "map", "p_true", "val_loss", "train_loss")
+SUMMED_OVER_SEEDS = ("train_seconds", "val_seconds", "wall_seconds")
+
+
+def evaluate_seeds(evaluate: Any, payload: dict[str, Any]) -> dict[str, Any]:
+    """Run ``evaluate`` on a task's payload once per training seed and combine: the task's own run (its recipe
+    seed, checkpoint, resumption and measurements) and, for each of ``seeds``, a run from scratch to the same
+    steps with that recipe seed that writes no checkpoint and measures no cost. Scores (accuracy, true-class
+    probability, losses) are the mean over the runs and ``seed_accuracies`` lists each; times add up; all else is
+    the task's own run's. Any run failing fails the whole. Evaluators see single-seed payloads only."""
+    seeds = list(payload.get("seeds") or [])
+    own = {k: v for k, v in payload.items() if k != "seeds"}
+    first = evaluate(own)
+    if not seeds or first.get("status") != "ok":
+        return first
+    runs = [first]
+    for seed in seeds:
+        extra = dict(own, recipe=dict(own.get("recipe") or {}, seed=seed), checkpoint=None, resume_from=None, latency=False, peak_memory=False)
+        result = evaluate(extra)
+        if result.get("status") != "ok":
+            return {**result, "reason": f"training seed {seed}: {result.get('reason') or 'failed'}"}
+        runs.append(result)
+    combined = dict(first)
+    for key in MEAN_OVER_SEEDS:
+        values = [r.get(key) for r in runs]
+        if all(isinstance(v, (int, float)) for v in values):
+            combined[key] = sum(values) / len(values)
+    for key in SUMMED_OVER_SEEDS:
+        values = [r.get(key) for r in runs]
+        if all(isinstance(v, (int, float)) for v in values):
+            combined[key] = round(sum(values), 4)
+    if combined.get("train_seconds") is not None and combined.get("wall_seconds"):
+        combined["train_fraction"] = round(combined["train_seconds"] / combined["wall_seconds"], 3)
+        combined["work_fraction"] = round((combined["train_seconds"] + combined.get("val_seconds", 0.0)) / combined["wall_seconds"], 3)
+    combined["seed_accuracies"] = [r.get("accuracy", r.get("top1", r.get("map"))) for r in runs]
+    return combined
 
 
 def evaluate_payload(payload: dict[str, Any]) -> dict[str, Any]:

@@ -28,11 +28,14 @@ _PINNED_DEVICE: str | None = None  # the GPU this local worker process owns, whe
 
 def run_payload(evaluator: str, payload: str) -> str:
     """Worker entry point: evaluate one JSON payload, answer JSON (also used by Ray tasks). A payload for
-    ``cuda`` runs on the worker's own GPU when the pool pinned one."""
+    ``cuda`` runs on the worker's own GPU when the pool pinned one; a payload with more training ``seeds`` is one
+    evaluation per seed, combined (``evaluate_seeds``)."""
     data = json.loads(payload)
     if _PINNED_DEVICE is not None and data.get("device") == "cuda":
         data["device"] = _PINNED_DEVICE
-    return json.dumps(_resolve(evaluator)(data))
+    from vidnas.search._evaluate import evaluate_seeds
+
+    return json.dumps(evaluate_seeds(_resolve(evaluator), data))
 
 
 def _cuda_count() -> int:
