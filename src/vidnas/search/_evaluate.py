@@ -140,9 +140,10 @@ def evaluate_seeds(evaluate: Any, payload: dict[str, Any]) -> dict[str, Any]:
         values = [r.get(key) for r in runs]
         if all(isinstance(v, (int, float)) for v in values):
             combined[key] = round(sum(values), 4)
-    if combined.get("train_seconds") is not None and combined.get("wall_seconds"):
-        combined["train_fraction"] = round(combined["train_seconds"] / combined["wall_seconds"], 3)
-        combined["work_fraction"] = round((combined["train_seconds"] + combined.get("val_seconds", 0.0)) / combined["wall_seconds"], 3)
+    if combined.get("wall_seconds"):
+        from vidnas.train._api import time_fractions
+
+        time_fractions(combined)
     combined["seed_accuracies"] = [r.get("accuracy", r.get("top1", r.get("map"))) for r in runs]
     return combined
 

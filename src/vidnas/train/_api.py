@@ -322,6 +322,12 @@ def evaluate_candidate(
         last = traceback.extract_tb(error.__traceback__)[-1]
         result = {"status": "failed", "reason": f"{type(error).__name__}: {str(error).splitlines()[0]} (at {Path(last.filename).name}:{last.lineno})"}
     result["wall_seconds"] = round(time.perf_counter() - started, 3)
+    return time_fractions(result)
+
+
+def time_fractions(result: dict[str, Any]) -> dict[str, Any]:
+    """Set an evaluation's ``train_fraction`` (training ÷ wall seconds) and ``work_fraction`` ((training +
+    validation) ÷ wall seconds) from its times, where it trained; returns it."""
     if result.get("train_seconds"):
         result["train_fraction"] = round(result["train_seconds"] / max(result["wall_seconds"], 1e-9), 3)
         result["work_fraction"] = round((result["train_seconds"] + result.get("val_seconds", 0.0)) / max(result["wall_seconds"], 1e-9), 3)
