@@ -165,16 +165,15 @@ def main() -> None:
                 curve = anytime(result.trials, quality)
             else:  # only the end of the search is retrained: flat curves at the retrained accuracies
                 rows = {r["key"]: r for r in result.outputs.get("final") or [] if r["kind"] == "search"}
-                ranked = current(result.trials)
-                pick = rows.get(f"trial{int(ranked[0].attrs.get('candidate', ranked[0].number)):04d}") if ranked else None
-                value = pick["accuracy"] if pick and pick["accuracy"] is not None else float("nan")
-                rung_curves.setdefault(name, []).append([value] * args.trials)
+                pick = max(rows.values(), key=lambda r: (r["rung"], r["proxy"]), default=None)  # the engine's order (``current``)
+                value = rung_value = pick["accuracy"] if pick and pick["accuracy"] is not None else float("nan")
+                rung_curves.setdefault(name, []).append([rung_value] * args.trials)
                 winner = next((r for r in rows.values() if r["winner"]), None)
                 if args.verify_seeds and winner is not None:
                     first = args.final_seeds
                     runs = [a for a in verify(config, out / f"{name}-seed{seed}", winner, list(range(first, first + args.verify_seeds))) if a is not None]
                     value = statistics.mean(runs) if runs else float("nan")
-                    print(f"seed {seed} {name}: top-rung pick {pick['key'] if pick else None} retrained {rung_curves[name][-1][0]:.4f}; "
+                    print(f"seed {seed} {name}: top-rung pick {pick['key'] if pick else None} retrained {rung_value:.4f}; "
                           f"final winner {winner['key']} ({winner['accuracy']:.4f} in the final retraining) on independent seeds {value:.4f}")
                 curve = [value] * args.trials
             curves.setdefault(name, []).append(curve)
