@@ -14,8 +14,12 @@ Two evaluators:
   retraining retrains the top ``--final-top-k`` candidates from scratch (``--final-seeds`` seeds, the last rung's
   steps) and its winner is the search's answer (``best.json``). Those runs chose the winner, so they overrate it;
   the winner's quality is its mean accuracy over ``--verify-seeds`` more runs with recipe seeds no earlier run
-  used (stored in ``verify.json`` beside the study; a rerun skips finished runs). The pick at the top rung
-  (before the final retraining) is scored too, by its own final-retraining runs (which did not choose it).
+  used, for ``--verify-steps`` steps (default: the final retraining's); runs are stored in ``verify.json`` by
+  network, seed and steps, shared by all searches, and a rerun skips them. The pick at the top rung (before
+  the final retraining) is scored too: by its own final-retraining runs (which did not choose it), or with
+  ``--verify-steps`` by the same independent runs as the winner. A longer ``--verify-steps`` judges the
+  architecture rather than one short training's luck (at 300 steps one EvaNet network's accuracy varies by up
+  to ±0.1 between seeds).
 
     python benchmarks/search_quality.py --seeds 20 --trials 30                  # synthetic, minutes
     python benchmarks/search_quality.py --evaluator proxy --seeds 5 --trials 20  # real training, hours on 2 cores
@@ -32,6 +36,7 @@ import statistics
 import time
 from pathlib import Path
 
+from vidnas.genotype import parse_genotype
 from vidnas.search import ConstraintSpec, SearchConfig, run_search
 from vidnas.search._engine import build_space, prepare_data
 from vidnas.search._evaluate import CandidateTask
@@ -60,23 +65,40 @@ def noise_for(space_name: str, reliability: float, samples: int = 300) -> tuple[
     return signal, signal * math.sqrt(1 / reliability - 1)
 
 
-def verify(config: SearchConfig, out: Path, row: dict, seeds: list[int]) -> list[float | None]:
-    """Accuracy of a final-retraining row's model retrained from scratch once per recipe seed in ``seeds`` (the
-    final retraining's recipe, data and steps), each run stored in ``out/verify.json`` as it finishes."""
-    ledger = out / "verify.json"
+def verify(config: SearchConfig, search_dir: Path, ledger: Path, genotype: dict | str, seeds: list[int], steps: int) -> list[float | None]:
+    """Accuracy of ``genotype`` retrained from scratch once per recipe seed in ``seeds`` for ``steps`` steps, with the
+    search's recipe and data. Each run is stored in ``ledger`` as it finishes, keyed by network, seed and steps, so a
+    rerun skips it and searches that picked the same network share its runs."""
     done = json.loads(ledger.read_text()) if ledger.is_file() else {}
-    train, val, _ = prepare_data(config, build_space(config, 2), None, out)
-    genotype = row["genotype"] if isinstance(row["genotype"], dict) else json.loads(row["genotype"])
-    for seed in seeds:
-        key = f"{row['key']}.seed{seed}"
+    genotype = json.loads(genotype) if isinstance(genotype, str) else genotype
+    keys = [f"{parse_genotype(genotype, check=False).fingerprint()}.seed{seed}.steps{steps}" for seed in seeds]
+    if any(key not in done for key in keys):
+        train, val, _ = prepare_data(config, build_space(config, 2), None, search_dir)
+    for seed, key in zip(seeds, keys):
         if key in done:
             continue
         task = CandidateTask(genotype=genotype, recipe=config.recipe.model_copy(update={"seed": seed}), data=train, val=val,
-                             threads=config.threads or os.cpu_count(), latency=False, steps=config.retrain_steps())
+                             threads=config.threads or os.cpu_count(), latency=False, steps=steps)
         result = json.loads(run_payload(PROXY, json.dumps(task.payload())))
         done[key] = result.get("accuracy") if result.get("status") == "ok" else None
         ledger.write_text(json.dumps(done, indent=1))
-    return [done[f"{row['key']}.seed{seed}"] for seed in seeds]
+    return [done[key] for key in keys]
+
+
+def adopt(old: Path, ledger: Path, rows: list[dict], steps: int) -> None:
+    """Carry runs from a per-search ledger of an earlier version of this script (keys ``<final key>.seed<n>``, the
+    final retraining's steps) into ``ledger``."""
+    if not old.is_file():
+        return
+    runs = json.loads(old.read_text())
+    done = json.loads(ledger.read_text()) if ledger.is_file() else {}
+    for row in rows:
+        genotype = json.loads(row["genotype"]) if isinstance(row["genotype"], str) else row["genotype"]
+        for name, value in runs.items():
+            stem, _, seed = name.rpartition(".seed")
+            if stem == row["key"]:
+                done.setdefault(f"{parse_genotype(genotype, check=False).fingerprint()}.seed{seed}.steps{steps}", value)
+    ledger.write_text(json.dumps(done, indent=1))
 
 
 def anytime(trials: list, quality) -> list[float]:  # noqa: ANN001
@@ -130,6 +152,8 @@ def main() -> None:
     parser.add_argument("--final-seeds", type=int, default=2)
     parser.add_argument("--final-top-k", type=int, default=3, help="candidates of the final retraining (proxy; the engine's default)")
     parser.add_argument("--verify-seeds", type=int, default=2, help="independent runs scoring the final winner (proxy; 0: score the top-rung pick only)")
+    parser.add_argument("--verify-steps", type=int, default=None,
+                        help="steps of the independent runs (proxy; default: the final retraining's); when given, the top-rung pick is scored by the same runs")
     parser.add_argument("--out", default="benchmark-search-quality")
     args = parser.parse_args()
     out = Path(args.out)
@@ -170,18 +194,26 @@ def main() -> None:
                 rung_curves.setdefault(name, []).append([rung_value] * args.trials)
                 winner = next((r for r in rows.values() if r["winner"]), None)
                 if args.verify_seeds and winner is not None:
-                    first = args.final_seeds
-                    runs = [a for a in verify(config, out / f"{name}-seed{seed}", winner, list(range(first, first + args.verify_seeds))) if a is not None]
+                    search_dir, ledger = out / f"{name}-seed{seed}", out / "verify.json"
+                    steps = args.verify_steps or config.retrain_steps()
+                    adopt(search_dir / "verify.json", ledger, list(rows.values()), config.retrain_steps())
+                    seeds = list(range(args.final_seeds, args.final_seeds + args.verify_seeds))
+                    runs = [a for a in verify(config, search_dir, ledger, winner["genotype"], seeds, steps) if a is not None]
                     value = statistics.mean(runs) if runs else float("nan")
-                    print(f"seed {seed} {name}: top-rung pick {pick['key'] if pick else None} retrained {rung_value:.4f}; "
-                          f"final winner {winner['key']} ({winner['accuracy']:.4f} in the final retraining) on independent seeds {value:.4f}")
+                    if args.verify_steps and pick is not None:  # the same long runs judge the top-rung pick
+                        runs = [a for a in verify(config, search_dir, ledger, pick["genotype"], seeds, steps) if a is not None]
+                        rung_value = statistics.mean(runs) if runs else float("nan")
+                    rung_curves[name][-1] = [rung_value] * args.trials
+                    print(f"seed {seed} {name}: top-rung pick {pick['key'] if pick else None} {rung_value:.4f}; final winner {winner['key']} "
+                          f"({winner['accuracy']:.4f} in the final retraining) on independent seeds, {steps} steps: {value:.4f}")
                 curve = [value] * args.trials
             curves.setdefault(name, []).append(curve)
             print(f"seed {seed} {name}: pick quality {curve[-1]:.4f} ({time.perf_counter() - started:.0f} s so far)", flush=True)
     budgets = sorted({max(1, args.trials // 3), max(1, 2 * args.trials // 3), args.trials})
     seeds_done = min(len(v) for v in curves.values())
     lines, table = tabulate(curves, budgets, seeds_done)
-    what = "pick quality" if synthetic else ("quality of the final winner (independent retraining seeds)" if args.verify_seeds
+    long = f", {args.verify_steps} steps" if args.verify_steps else ""
+    what = "pick quality" if synthetic else (f"quality of the final winner (independent retraining seeds{long})" if args.verify_seeds
                                             else "quality of the top-rung pick (retrained)")
     header = (f"space {args.space}, {seeds_done} paired seeds × {args.trials} screened candidates, rungs {rungs} η={args.eta}, "
               f"evaluator {args.evaluator}{'; ' + note if note else ''}; {what} mean ± SE; difference to random search paired by seed ± SE")
@@ -189,8 +221,8 @@ def main() -> None:
     rung_table = None
     if rung_curves and args.verify_seeds:
         rung_lines, rung_table = tabulate(rung_curves, budgets, seeds_done)
-        text += ("\nThe pick at the top rung, before the final retraining (scored by its own final-retraining runs, "
-                 "which did not choose it):\n\n" + "\n".join(rung_lines) + "\n")
+        scored = f"the same independent runs{long}" if args.verify_steps else "its own final-retraining runs, which did not choose it"
+        text += f"\nThe pick at the top rung, before the final retraining (scored by {scored}):\n\n" + "\n".join(rung_lines) + "\n"
     print("\n" + text)
     (out / "search_quality.json").write_text(json.dumps({"args": vars(args), "note": note, "table": table, "curves": curves,
                                                          "rung_pick_table": rung_table, "rung_pick_curves": rung_curves or None}, indent=1))
