@@ -147,6 +147,8 @@ def main() -> None:
     parser.add_argument("--max-macs", type=float, default=5e7, help="the limit every strategy searches under (synthetic: MACs)")
     parser.add_argument("--latency-ms", type=float, default=10.0, help="the limit of proxy runs")
     parser.add_argument("--population", type=int, default=8)
+    parser.add_argument("--strategy-option", action="append", default=[], metavar="KEY=JSON",
+                        help="an option for every strategy but random search, e.g. seeds=false (repeatable)")
     parser.add_argument("--reliability", type=float, default=0.44, help="seed-to-seed Spearman of one rung-0 evaluation (synthetic)")
     parser.add_argument("--evaluator", default="synthetic", choices=["synthetic", "proxy"])
     parser.add_argument("--final-seeds", type=int, default=2)
@@ -176,6 +178,8 @@ def main() -> None:
             options = {"population": args.population} if name in ("evolution", "constrained", "guided", "pareto") else {}
             if name == "parsec":
                 options = {"samples": args.population}
+            if name != "random":
+                options.update({k: json.loads(v) for k, _, v in (o.partition("=") for o in args.strategy_option)})
             config = SearchConfig(space=args.space, strategy=name, strategy_options=options, trials=args.trials, seed=seed, rungs=rungs, eta=args.eta,
                                   constraint=constraint, objectives=["accuracy", "latency_ms"], executor="inprocess" if synthetic else "local",
                                   final_retrain=not synthetic, final_top_k=args.final_top_k, final_seeds=args.final_seeds, final_baselines=False)
