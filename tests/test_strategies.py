@@ -32,6 +32,28 @@ def test_evolution_mutation_schedule_anneals() -> None:
     assert strategy.mutations(100) == 1
 
 
+def test_evolution_mutates_only_parents_in_the_top_fraction() -> None:
+    """``mutate_top``: a tournament winner below the top fraction of every scored trial (dead ones included) gets a
+    random sample instead of children; the best one is still mutated; 1.0 mutates every winner."""
+    space = make_space("evanet")
+    strategy = make_strategy("evolution", space, seed=0, population=4, tournament=4, mutate_top=0.125, seeds=False)
+    for number, fitness in enumerate([0.9, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7]):  # trial 0, the best, has aged out
+        strategy.tell(TrialRecord(number, space.sample(random.Random(number)), "ok", fitness))
+    assert [r.number for r in strategy.alive()] == [4, 5, 6, 7]
+    proposal = strategy.ask(8, random.Random(8))
+    assert proposal.origin == "random" and proposal.parent is None  # trial 7 (0.7) is 2nd of 8: outside the top 1
+    strategy.tell(TrialRecord(8, proposal.genotype, "ok", 0.95))
+    proposal = strategy.ask(9, random.Random(9))
+    assert proposal.origin == "mutation" and proposal.parent == 8
+    classic = make_strategy("evolution", space, seed=0, population=4, tournament=4, seeds=False)
+    for record in strategy.records[:8]:
+        classic.tell(record)
+    assert classic.ask(8, random.Random(8)).parent == 7
+    assert "mutate_top" in strategy.config() and "mutate_top" not in classic.config()
+    with pytest.raises(ValueError, match="mutate_top"):
+        make_strategy("evolution", space, mutate_top=0.0)
+
+
 def test_probabilistic_strategy_concentrates_on_the_better_choice() -> None:
     space = make_space("autox3d")
     strategy = make_strategy("parsec", space, seed=0, samples=4, lr=1.0, temperature=0.05)

