@@ -49,10 +49,8 @@ class RegularizedEvolution(Strategy):
         self.max_mutations, self.anneal_trials, self.mutate_top = max_mutations, anneal_trials, mutate_top
 
     def config(self) -> dict[str, Any]:
-        out = {"name": self.name, "population": self.population, "tournament": self.tournament, "max_mutations": self.max_mutations}
-        if self.mutate_top < 1.0:
-            out["mutate_top"] = self.mutate_top
-        return out
+        return {"name": self.name, "population": self.population, "tournament": self.tournament, "max_mutations": self.max_mutations,
+                "mutate_top": self.mutate_top}
 
     def mutations(self, number: int) -> int:
         horizon = self.budget or self.anneal_trials
