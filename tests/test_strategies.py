@@ -50,6 +50,8 @@ def test_evolution_mutates_only_parents_in_the_top_fraction() -> None:
         classic.tell(record)
     assert classic.ask(8, random.Random(8)).parent == 7
     assert strategy.config()["mutate_top"] == 0.125 and classic.config()["mutate_top"] == 1.0
+    for name in ("evolution", "constrained", "guided"):  # the measured default (search_quality_evanet_proxy_mutate_top.md)
+        assert make_strategy(name, space).config()["mutate_top"] == pytest.approx(1 / 3)
     with pytest.raises(ValueError, match="mutate_top"):
         make_strategy("evolution", space, mutate_top=0.0)
 
