@@ -25,9 +25,8 @@ class RegularizedEvolution(Strategy):
     winner only when it ranks within that top fraction of every candidate scored so far, dead or alive; otherwise
     the child is a random sample. A mutant inherits its parent's quality (measured on EvaNet: parents above 0.45
     after 100 steps gave 57 % good children, the others 19 %), so a mediocre parent's children are worse bets than
-    random samples. Measured with real training (EvaNet proxy, 5 paired seeds × 20 candidates, picks judged at 900
-    steps; ``benchmarks/results/search_quality_evanet_proxy_mutate_top.md``): 1/3 lost −0.0007 ± 0.0016 to random
-    search, classic (1) −0.0090 ± 0.0083 in the same session.
+    random samples. The default is measured against classic evolution and random search with real training in
+    ``benchmarks/results/search_quality_evanet_proxy_mutate_top.md``.
     """
 
     name = "evolution"
