@@ -99,6 +99,7 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=8, help="without --from: this many random samples of the space")
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--first-seed", type=int, default=0, help="training seeds first-seed .. first-seed + seeds - 1 (to add seeds a ledger lacks)")
     parser.add_argument("--variant", action="append", default=None, help="name:key=value,... (recipe overrides); repeatable")
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--threads", type=int, default=None)
@@ -107,6 +108,7 @@ def main() -> None:
     args = parser.parse_args()
 
     variants = dict(parse_variant(v) for v in (args.variant or ["base"]))
+    seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     config = SearchConfig(space=args.space)
     train, val, classes = prepare_data(config, build_space(config, 2), print)
     if args.source:
@@ -133,7 +135,7 @@ def main() -> None:
                 done[(r["fingerprint"], r["variant"], json.dumps(r["overrides"], sort_keys=True), r["steps"], r["seed"])] = r
 
     jobs = []  # seed by seed, so that a run stopped early has every variant on the same candidates and seeds
-    for seed in range(args.seeds):
+    for seed in seeds:
         for number, genotype in candidates:
             for name, overrides in variants.items():
                 recipe = config.recipe.model_copy(update=overrides)
@@ -157,7 +159,7 @@ def main() -> None:
             acc = "failed" if result["accuracy"] is None else f"{result['accuracy']:.3f}"
             print(f"| {key[1]} | candidate {number} | seed {key[4]} | {acc} | {result['seconds']:.0f} s |", flush=True)
 
-    summary: dict[str, Any] = {"space": args.space, "steps": args.steps, "seeds": args.seeds, "candidates": [n for n, _ in candidates],
+    summary: dict[str, Any] = {"space": args.space, "steps": args.steps, "seeds": seeds, "candidates": [n for n, _ in candidates],
                                "minutes_this_run": round((time.perf_counter() - started) / 60, 1), "variants": {}}
     for metric in ("accuracy", "val_loss"):
         print(f"\n{metric}:\n\n| variant | overrides | mean | within-network SD | between-network SD | ICC one run | ICC mean of seeds | seed-pair Spearman | worst run |")
@@ -165,7 +167,7 @@ def main() -> None:
         for name, overrides in variants.items():
             table: dict[int, list[float]] = {}
             for number, genotype in candidates:
-                keys = [(genotype.fingerprint(), name, json.dumps(overrides, sort_keys=True), args.steps, s) for s in range(args.seeds)]
+                keys = [(genotype.fingerprint(), name, json.dumps(overrides, sort_keys=True), args.steps, s) for s in seeds]
                 table[number] = [done[k][metric] for k in keys if k in done and done[k].get(metric) is not None]
             stats = stability(table, higher_is_better=metric == "accuracy")
             summary["variants"].setdefault(name, {"overrides": overrides})[metric] = {"values": table, **stats}
@@ -182,7 +184,7 @@ def main() -> None:
             if len(numbers) < 4:
                 continue
             ref = [references[n] for n in numbers]
-            singles = [round(spearman([values[n][s] for n in numbers], ref), 3) for s in range(args.seeds)]
+            singles = [round(spearman([values[n][s] for n in numbers], ref), 3) for s in range(len(seeds))]
             mean = round(spearman([statistics.mean(values[n]) for n in numbers], ref), 3)
             entry["accuracy"].update({"spearman_single_runs_vs_reference": singles, "spearman_seed_mean_vs_reference": mean})
             print(f"| {name} | {singles} | {mean} |")
