@@ -19,6 +19,11 @@ rung's steps — as the search's ``top_rung_seeds`` does — recorded in ``OUT/p
 (resumable alike), and ranks the mean of the last rung over the N seeds against the same reference: what ranking
 the last rung on several seeds buys, beside one longer run (reference seed 0, from scratch) that costs as much.
 
+``--more-reference-seeds M`` adds M reference seeds to the recorded candidates (numbered after the rung seeds, from
+scratch to ``--reference-steps``, in ``OUT/proxy_fidelity_SPACE_reference_seeds.jsonl``, resumable alike) and ranks
+everything against the mean of all reference seeds (summary in ``…_rungs_refN.json``): a reference whose own seeds
+agree too little cannot certify a high Spearman (its reliability bounds what any score can show against it).
+
     python benchmarks/proxy_fidelity.py --candidates 30 --reference-steps 900 --reference-seeds 3
 """
 
@@ -139,6 +144,8 @@ def main() -> None:
     parser.add_argument("--out", default="benchmarks/results")
     parser.add_argument("--summary-only", action="store_true", help="summarise the rows already recorded, train nothing")
     parser.add_argument("--rung-seeds", type=int, default=1, help="train the rungs with this many seeds and rank their mean too")
+    parser.add_argument("--more-reference-seeds", type=int, default=0,
+                        help="add this many reference seeds to the recorded candidates (numbered after the rung seeds; their own ledger)")
     args = parser.parse_args()
 
     rungs = [int(r) for r in args.rungs.split(",")]
@@ -223,6 +230,17 @@ def main() -> None:
     extra_seeds = list(range(args.reference_seeds, args.reference_seeds + args.rung_seeds - 1))
     seeded = more_seeds(ok, extra_seeds, rungs[-1], out / f"proxy_fidelity_{args.space}_rung_seeds.jsonl", settings,
                         None if args.summary_only else run) if extra_seeds else {}
+    # more reference seeds (numbered after the rung seeds): a reference reliable enough to certify a high Spearman
+    first = args.reference_seeds + max(args.rung_seeds - 1, 0)
+    more_reference = list(range(first, first + args.more_reference_seeds))
+    if more_reference:
+        extra = more_seeds(ok, more_reference, args.reference_steps, out / f"proxy_fidelity_{args.space}_reference_seeds.jsonl", settings,
+                           None if args.summary_only else run)
+        names = names + [f"ref seed {s}" for s in more_reference]
+        ok = [dict(r, **{f"ref seed {s}": extra[(r["fingerprint"], s)] for s in more_reference}) for r in ok
+              if all(extra.get((r["fingerprint"], s)) is not None for s in more_reference)]
+        for r in ok:
+            r["reference"] = statistics.mean(r[n] for n in names[len(rungs):])
 
     def top(values: list[float], k: int = 5) -> set[int]:
         return set(sorted(range(len(values)), key=lambda i: -values[i])[:k])
@@ -243,7 +261,7 @@ def main() -> None:
 
     summary = {
         "space": args.space, "candidates": len(rows), "usable": len(ok), "rungs": rungs, "reference_steps": args.reference_steps,
-        "reference_seeds": args.reference_seeds,
+        "reference_seeds": args.reference_seeds + len(more_reference),
         **{f"spearman_rung{k}_vs_reference": round(spearman([r[names[k]] for r in ok], reference), 3) for k in range(len(rungs))},
         **{f"spearman_rung{k}_interval90": interval([r[names[k]] for r in ok]) for k in range(len(rungs))},
         **{f"top5_overlap_rung{k}": len(top([r[names[k]] for r in ok]) & top(reference)) for k in range(len(rungs))},
@@ -256,7 +274,8 @@ def main() -> None:
     print()
     for key, value in summary.items():
         print(f"- {key}: {value}")
-    (out / f"proxy_fidelity_{args.space}_rungs.json").write_text(json.dumps({"summary": summary, "rows": rows}, indent=1), encoding="utf-8")
+    suffix = f"_ref{args.reference_seeds + len(more_reference)}" if more_reference else ""
+    (out / f"proxy_fidelity_{args.space}_rungs{suffix}.json").write_text(json.dumps({"summary": summary, "rows": rows}, indent=1), encoding="utf-8")
 
 
 if __name__ == "__main__":
