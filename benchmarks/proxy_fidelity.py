@@ -38,6 +38,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from recipe_stability import stability  # this folder's: one-way random-effects ICC of repeated runs
 from vidnas.genotype import parse_genotype
 from vidnas.measure import spearman
 from vidnas.search import ConstraintSpec, SearchConfig
@@ -125,6 +126,9 @@ def seed_means(rows: list[dict], seeded: dict[tuple[str, int], float | None], se
         f"spearman_last_rung_mean{n}seeds_vs_independent_seeds": round(spearman(means, independent), 3),
         "spearman_last_rung_vs_its_new_seeds": round(spearman(single, others), 3),
         "spearman_reference_seed0_vs_independent_seeds_same_candidates": round(spearman([rows[i][ref_names[0]] for i in complete], independent), 3),
+        # how repeatable one run is at each length: the share of its variance that is the architecture's
+        "icc_one_run_last_rung": stability({i: [rows[i][last]] + [seeded[(rows[i]["fingerprint"], s)] for s in seeds] for i in complete})["icc_one_run"],
+        "icc_one_run_reference": stability({i: [rows[i][n] for n in ref_names] for i in complete})["icc_one_run"],
     })
     return out
 
