@@ -127,8 +127,8 @@ def seed_means(rows: list[dict], seeded: dict[tuple[str, int], float | None], se
         "spearman_last_rung_vs_its_new_seeds": round(spearman(single, others), 3),
         "spearman_reference_seed0_vs_independent_seeds_same_candidates": round(spearman([rows[i][ref_names[0]] for i in complete], independent), 3),
         # how repeatable one run is at each length: the share of its variance that is the architecture's
-        "icc_one_run_last_rung": stability({i: [rows[i][last]] + [seeded[(rows[i]["fingerprint"], s)] for s in seeds] for i in complete})["icc_one_run"],
-        "icc_one_run_reference": stability({i: [rows[i][n] for n in ref_names] for i in complete})["icc_one_run"],
+        "icc_one_run_last_rung": stability({i: [rows[i][last]] + [seeded[(rows[i]["fingerprint"], s)] for s in seeds] for i in complete}).get("icc_one_run"),
+        "icc_one_run_reference": stability({i: [rows[i][n] for n in ref_names] for i in complete}).get("icc_one_run"),
     })
     return out
 
