@@ -36,6 +36,7 @@ from vidnas.measure import spearman
 from vidnas.search import SearchConfig
 from vidnas.search._engine import build_space, prepare_data
 from vidnas.search._evaluate import evaluate_payload
+from vidnas.search._executors import _init_worker  # the search's own: sets each worker's torch threads
 
 
 def parse_variant(text: str) -> tuple[str, dict[str, Any]]:
@@ -73,15 +74,6 @@ def stability(table: dict[Any, list[float]], higher_is_better: bool = True) -> d
         "icc_one_run": round(icc, 3), f"icc_mean_of_{k}": round(k * icc / (1 + (k - 1) * icc), 3) if icc > 0 else 0.0,
         "seed_pair_spearman": [round(p, 3) for p in pairs], "worst_run": round(min(min(v) for v in rows.values()) if higher_is_better else max(max(v) for v in rows.values()), 3),
     }
-
-
-def _init(threads: int | None) -> None:
-    """A worker's torch threads: the payload's ``threads`` only sets the latency measurement's, and two workers
-    each running the default thread count on two cores oversubscribe them (about 10x slower, measured)."""
-    if threads:
-        import torch
-
-        torch.set_num_threads(threads)
 
 
 def _run(payload: dict[str, Any]) -> dict[str, Any]:
@@ -147,7 +139,7 @@ def main() -> None:
                 jobs.append((key, number, payload))
     print(f"{len(candidates)} candidates × {args.seeds} seeds × {len(variants)} variants at {args.steps} steps; {len(jobs)} runs to do")
     started = time.perf_counter()
-    with ProcessPoolExecutor(max_workers=args.jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_init, initargs=(args.threads,)) as pool:
+    with ProcessPoolExecutor(max_workers=args.jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker, initargs=(args.threads,)) as pool:
         futures = [(key, number, pool.submit(_run, payload)) for key, number, payload in jobs]
         for key, number, future in futures:
             result = future.result()
