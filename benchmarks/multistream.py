@@ -3,8 +3,8 @@
 For N streams, each round times ``--steps`` batched steps (one new frame per stream per step) after a warm-up;
 the rounds interleave every N and every form (eager, deploy, onnxruntime — its step graph fixed to the N streams
 in one session — and sharded: the N streams split between one-thread onnxruntime sessions stepped concurrently, one
-per thread; one stream is the plain session; `vidnas stream A.mp4 B.mp4 ...` times the runtimes and runs the
-fastest), so machine drift hits all alike. Reported: the
+per thread; one stream is the plain session; with a GPU also cuda, cuda-fp16 and cuda-bf16, CUDA graphs replayed;
+`vidnas stream A.mp4 B.mp4 ...` times the runtimes and runs the fastest), so machine drift hits all alike. Reported: the
 median step time, frames/s per stream (1 / step) and in total (N / step), and the total against one stream's
 frames/s measured in the same run (target: 8 streams >= 3x one stream).
 
@@ -31,7 +31,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--forms", default="eager,deploy,onnxruntime,sharded")
+    parser.add_argument("--forms", default=None, help="comma-separated (default: eager,deploy,onnxruntime,sharded, and with a GPU cuda,cuda-fp16,cuda-bf16)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -40,7 +40,9 @@ def main() -> None:
     from vidnas.stream import MultiStream
 
     counts = [int(n) for n in args.streams.split(",")]
-    forms = args.forms.split(",")
+    from vidnas.runtime import GPU_RUNTIMES, make_runtime
+
+    forms = args.forms.split(",") if args.forms else ["eager", "deploy", "onnxruntime", "sharded", *(GPU_RUNTIMES if torch.cuda.is_available() else ())]
     eager = create_model(MODEL, seed=0).eval()
     models = {"eager": eager}
     if "deploy" in forms:
@@ -54,6 +56,8 @@ def main() -> None:
 
                 shards = min(args.threads, n) if form == "sharded" else 1
                 network = OnnxRuntime(eager, args.threads, stream=True, size=SIZE, batch=n, shards=shards)
+            elif form in GPU_RUNTIMES:  # the deploy form on the GPU, each batch's step replayed as a CUDA graph
+                network = make_runtime(form, eager, mode="stream", threads=args.threads, size=SIZE)
             contexts[(form, n)] = network.running if hasattr(network, "running") else contextlib.nullcontext
             runner = MultiStream(network, size=SIZE)
             for i in range(n):

@@ -84,7 +84,7 @@ def profile(
     runs: int = typer.Option(10, "--runs", min=1, help="Timed runs."),
     warmup: int = typer.Option(3, "--warmup", min=0, help="Untimed warm-up runs."),
     weights: Optional[str] = typer.Option(None, "--weights", help="A vidnas weights file to check against the network (loaded, every tensor checked)."),
-    runtime: str = typer.Option("auto", "--runtime", help="With --latency on the CPU: also time the inference runtimes (auto: all, fastest marked; or one of eager, deploy, onnxruntime, torchscript; 'off': none)."),
+    runtime: str = typer.Option("auto", "--runtime", help="With --latency: also time the inference runtimes (auto: all, fastest marked; or one of eager, deploy, onnxruntime, torchscript, and with a GPU cuda, cuda-fp16, cuda-bf16; 'off': none)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Parameters, MACs and FLOPs (and, if asked, latency and peak memory) of a genotype."""
@@ -119,7 +119,7 @@ def profile(
     )
     data = result.to_dict()
     selection = None
-    if latency and runtime != "off" and device == "cpu" and dtype == "float32":
+    if latency and runtime != "off" and dtype == "float32":  # on a GPU machine the cuda runtimes are timed too
         from vidnas import build_model
         from vidnas.runtime import select_runtime
 

@@ -27,7 +27,7 @@ def stream(
     threads: Optional[int] = typer.Option(None, "--threads", min=1),
     seed: int = typer.Option(0, "--seed", help="Weight seed when no --weights are given (random weights: meaningless classes)."),
     weights: Optional[str] = typer.Option(None, "--weights", help="A vidnas weights file (`vidnas weights convert`): trained weights, class names printed."),
-    runtime: str = typer.Option("auto", "--runtime", help="auto (the fastest streaming step, measured), eager, deploy, onnxruntime or torchscript."),
+    runtime: str = typer.Option("auto", "--runtime", help="auto (the fastest streaming step, measured), eager, deploy, onnxruntime, torchscript, or with a GPU cuda, cuda-fp16 or cuda-bf16 (CUDA graphs)."),
     benchmark: bool = typer.Option(False, "--benchmark", help="Decode first, then time the network steps alone; the last line is step_ms=<median>."),
     as_json: bool = typer.Option(False, "--json", help="One JSON line per output."),
 ) -> None:

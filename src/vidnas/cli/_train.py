@@ -62,7 +62,7 @@ def eval_command(
     classes: Optional[str] = typer.Option(None, "--classes", help="Class-list file for list sources."),
     views: str = typer.Option("1x1", "--views", help="CLIPSxCROPS test views, e.g. 10x3."),
     device: str = typer.Option("cpu", "--device"),
-    runtime: str = typer.Option("auto", "--runtime", help="Inference runtime: auto (the fastest, measured on the first batch), eager, deploy, onnxruntime or torchscript."),
+    runtime: str = typer.Option("auto", "--runtime", help="Inference runtime: auto (the fastest, measured on the first batch), eager, deploy, onnxruntime, torchscript, or with a GPU cuda, cuda-fp16 or cuda-bf16."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Evaluate a checkpoint: top-1/top-5 (or mAP), per-class accuracy, averaged over clips x crops."""

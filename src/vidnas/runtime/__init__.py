@@ -1,6 +1,7 @@
-"""Inference runtimes: one network run as PyTorch eager, its deploy form, onnxruntime or TorchScript — the
-fastest for a model and input picked by measuring them, each checked against the eager network first —
-and the int8 form of the exported graph, calibrated on the user's videos and judged by its top-1 agreement.
+"""Inference runtimes: one network run as PyTorch eager, its deploy form, onnxruntime, TorchScript or (with a
+GPU) CUDA in fp32, fp16 or bf16 with CUDA graphs — the fastest for a model and input picked by measuring them,
+each checked against the eager network first — and the int8 form of the exported graph, calibrated on the user's
+videos and judged by its top-1 agreement.
 
 >>> chosen = select_runtime(model, mode="stream", threads=2)       # or runtime="onnxruntime" to force one
 >>> chosen.runtime.name, chosen.timings_ms
@@ -9,6 +10,8 @@ and the int8 form of the exported graph, calibrated on the user's videos and jud
 """
 
 from vidnas.runtime._runtimes import (
+    CPU_RUNTIMES,
+    GPU_RUNTIMES,
     ONE_THREAD,
     SHARDED,
     RUNTIMES,
@@ -20,10 +23,12 @@ from vidnas.runtime._runtimes import (
     RuntimeUnavailable,
     Selection,
     TorchScriptRuntime,
+    available_runtimes,
     describe,
     make_runtime,
     select_runtime,
 )
+from vidnas.runtime._cuda import PRECISIONS, REDUCED_TOLERANCE, CudaRuntime
 from vidnas.runtime._quantize import (
     METHODS,
     QUANTIZED_OPS,
@@ -38,6 +43,12 @@ from vidnas.runtime._quantize import (
 )
 
 __all__ = [
+    "CPU_RUNTIMES",
+    "GPU_RUNTIMES",
+    "PRECISIONS",
+    "REDUCED_TOLERANCE",
+    "CudaRuntime",
+    "available_runtimes",
     "ONE_THREAD",
     "SHARDED",
     "METHODS",

@@ -9,7 +9,9 @@
   written straight into one of three buffer sets kept per batch size (never the set just passed in nor the one
   returned last), so a step allocates and copies no state. Many streams can also be split between one-thread
   sessions stepped concurrently, each reading and writing its rows of those buffers (``shards``);
-* ``torchscript``: the deploy form traced (one trace per batch size), frozen and optimised for inference.
+* ``torchscript``: the deploy form traced (one trace per batch size), frozen and optimised for inference;
+* ``cuda``, ``cuda-fp16``, ``cuda-bf16`` (with a GPU): the deploy form on the GPU, every fixed-shape call and
+  streaming step replayed as a CUDA graph (``vidnas.runtime._cuda``).
 
 ``select_runtime`` builds the available ones, checks each against eager (``TOLERANCE``), times them interleaved
 on the real input shape and returns the fastest with every timing and error, so a caller can say what it chose
@@ -33,7 +35,11 @@ from torch import nn
 from vidnas.errors import VidnasError
 from vidnas.measure import torch_threads
 
-RUNTIMES = ("eager", "deploy", "onnxruntime", "torchscript")
+CPU_RUNTIMES = ("eager", "deploy", "onnxruntime", "torchscript")
+GPU_RUNTIMES = ("cuda", "cuda-fp16", "cuda-bf16")
+"""The deploy form on the GPU in fp32 (TF32 off), fp16 or bf16 autocast, fixed shapes replayed as CUDA graphs
+(``vidnas.runtime._cuda``); ``select_runtime`` times them beside the CPU runtimes when a GPU is present."""
+RUNTIMES = CPU_RUNTIMES + GPU_RUNTIMES
 ONE_THREAD = "onnxruntime@1thread"
 """The onnxruntime session on one intra-op thread, also timed when more are allowed: overhead-bound graphs
 (the MoViNet-A0 streaming step: a few hundred small nodes) ran faster on one of this machine's two cores (7.7 against
@@ -60,6 +66,7 @@ class Runtime:
     """The inference surface of a network on one runtime."""
 
     name = "runtime"
+    tolerance = TOLERANCE  # the largest max |Δlogit| / max |logit| against eager its outputs are held to
 
     def __init__(self, model: nn.Module, threads: int | None = None) -> None:
         self.model = model.eval()
@@ -347,6 +354,11 @@ class TorchScriptRuntime(DeployRuntime):
         return outputs[0], dict(zip(names, outputs[1:]))
 
 
+def available_runtimes() -> tuple[str, ...]:
+    """The runtimes ``select_runtime`` tries with ``runtime="auto"``: the GPU ones only where torch sees a CUDA device."""
+    return RUNTIMES if torch.cuda.is_available() else CPU_RUNTIMES
+
+
 def make_runtime(name: str, model: nn.Module, *, mode: str = "clip", threads: int | None = None, size: int | tuple[int, int] | None = None,
                  frames: int | None = None, batch: int | None = None) -> Runtime:
     """One runtime by name (see ``RUNTIMES``); raises :class:`RuntimeUnavailable` when it cannot run the model.
@@ -362,6 +374,10 @@ def make_runtime(name: str, model: nn.Module, *, mode: str = "clip", threads: in
 
     if name == "deploy":
         return DeployRuntime(model, threads, example=example())
+    if name in GPU_RUNTIMES:
+        from vidnas.runtime._cuda import PRECISIONS, CudaRuntime
+
+        return CudaRuntime(model, threads, dtype=PRECISIONS[name])
     if name == "onnxruntime":
         try:
             import onnxruntime  # noqa: F401
@@ -465,12 +481,13 @@ def select_runtime(
     untimed step): stepping the runtimes in turn, one step each, cycles their weights through the caches and
     timed the A0-stream step at 5.1 ms on every onnxruntime session, against 3.1 (2 threads) and 4.5 ms (1 thread)
     stepped alone (``benchmarks/streaming.py``) — a tie that hid the faster choice. ``runtime`` names the one to use (it is still
-    checked and timed). With more than one thread allowed, onnxruntime is also timed on one (``ONE_THREAD``):
+    checked and timed). ``tolerance`` holds for the fp32 runtimes; ``cuda-fp16`` and ``cuda-bf16`` are held to
+    their own, looser one (``vidnas.runtime._cuda.REDUCED_TOLERANCE``). With more than one thread allowed, onnxruntime is also timed on one (``ONE_THREAD``):
     ``threads`` is the most a runtime may use."""
     model = model.eval()
     if mode == "stream":
         model.init_state(1, size)  # refuses a non-causal network up front, naming the layer
-    names = RUNTIMES if runtime == "auto" else (runtime,)
+    names = available_runtimes() if runtime == "auto" else (runtime,)
     if runtime != "auto" and runtime not in RUNTIMES:
         raise VidnasError(f"unknown runtime {runtime!r}: choose one of {', '.join(RUNTIMES)} or 'auto'")
     example = _example(model, mode, batch, size, frames)
@@ -515,8 +532,9 @@ def select_runtime(
             selection.unavailable[name] = f"{type(problem).__name__}: {str(problem).splitlines()[0] if str(problem) else ''}"[:200]
             continue
         selection.errors[name] = error
-        if not error <= tolerance:
-            selection.unavailable[name] = f"outputs differ from eager by {error:.2e} (> {tolerance:.0e})"
+        limit = max(tolerance, candidate.tolerance)  # half-precision runtimes state their own
+        if not error <= limit:
+            selection.unavailable[name] = f"outputs differ from eager by {error:.2e} (> {limit:.0e})"
             continue
         built[name] = candidate
         if name == "onnxruntime" and (threads or torch.get_num_threads()) > 1:
