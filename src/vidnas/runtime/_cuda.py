@@ -133,7 +133,10 @@ class CudaRuntime(Runtime):
         flags = (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32)
         torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
         try:
-            with torch.autocast(self.device.type, dtype=self.dtype, enabled=self.dtype != torch.float32):
+            # no autocast weight cache: the casts it would cache during a capture are freed when the context
+            # exits, leaving the graph reading freed memory (torch's CUDA graph notes); casting A0's 3 M weights
+            # inside each replay costs a few microseconds of GPU memory traffic
+            with torch.autocast(self.device.type, dtype=self.dtype, enabled=self.dtype != torch.float32, cache_enabled=False):
                 yield
         finally:
             torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = flags
