@@ -118,3 +118,13 @@ def test_cuda_graphs_replay_the_step_and_the_clip(stream_model: torch.nn.Module,
     assert _relative(runtime(clip), expected) <= runtime.tolerance
     assert _relative(runtime(clip), expected) <= runtime.tolerance  # the replay of the captured clip graph
     assert not runtime.graph_failures, runtime.graph_failures
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_a_network_already_on_the_gpu_is_selected_for_not_broken(clip: torch.Tensor) -> None:
+    model = create_model("x3d_xs", num_classes=4, seed=0).eval().cuda()  # as evaluate(device="cuda", runtime="auto") hands it over
+    selection = select_runtime(model, mode="clip", batch=2, frames=4, size=32, repeats=2)
+    assert "onnxruntime" in selection.unavailable and set(GPU_RUNTIMES) <= set(selection.timings_ms)
+    with torch.no_grad():
+        expected = model(clip[:, :, :4].cuda()).cpu()
+    assert _relative(selection.runtime(clip[:, :, :4].cuda()).cpu(), expected) <= selection.runtime.tolerance

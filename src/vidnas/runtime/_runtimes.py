@@ -449,7 +449,7 @@ def describe(selection: dict[str, Any]) -> str:
 def _relative(a: torch.Tensor, b: torch.Tensor) -> float:
     from vidnas.export import max_relative_error
 
-    return max_relative_error(a.float(), b.float())
+    return max_relative_error(a.float().cpu(), b.float().cpu())  # GPU runtimes return CPU logits, eager on a GPU does not
 
 
 def _example(model: nn.Module, mode: str, batch: int, size: int | tuple[int, int] | None, frames: int | None) -> Any:
@@ -491,6 +491,10 @@ def select_runtime(
     if runtime != "auto" and runtime not in RUNTIMES:
         raise VidnasError(f"unknown runtime {runtime!r}: choose one of {', '.join(RUNTIMES)} or 'auto'")
     example = _example(model, mode, batch, size, frames)
+    device = next(model.parameters()).device
+    if device.type != "cpu":  # a network already on a GPU (``evaluate(device="cuda")``): eager runs it there, and the
+        # CPU runtimes report themselves unavailable instead of breaking the reference
+        example = {k: v.to(device) for k, v in example.items()} if isinstance(example, dict) else example.to(device)
     eager = EagerRuntime(model, threads)
     calls: dict[str, Callable[[], torch.Tensor]] = {}
     built: dict[str, Runtime] = {}
