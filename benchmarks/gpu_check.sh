@@ -37,7 +37,7 @@ fi
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT/device.txt"
 python3 -c "import torch, onnxruntime; print('torch', torch.__version__, 'onnxruntime', onnxruntime.__version__, torch.cuda.get_device_name())" | tee -a "$OUT/device.txt"
 
-timeout 150 python3 -m pytest -q -p no:cacheprovider tests/test_runtime_cuda.py tests/test_runtime.py -k "not cli and not int8 and not evaluate" 2>&1 | tee "$OUT/tests.log"
+timeout 150 python3 -m pytest -q -p no:cacheprovider tests/test_runtime_cuda.py tests/test_runtime.py -k "not test_cli_ and not int8 and not test_evaluate_" 2>&1 | tee "$OUT/tests.log"
 timeout 150 python3 benchmarks/multistream.py --threads 8 --streams 1,8,32 --forms onnxruntime,cuda,cuda-fp16,cuda-bf16 --rounds 3 --steps 20 2>&1 | tee "$OUT/multistream.log"
 for model in x3d_s movinet_a0; do
     timeout 60 python3 -c 'import sys; from vidnas.cli import main; sys.argv[0] = "vidnas"; main()' profile "$model" --latency --device cuda --runs 20 --json > "$OUT/profile_$model.json" 2> "$OUT/profile_$model.err"
