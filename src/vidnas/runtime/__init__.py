@@ -13,6 +13,7 @@ from vidnas.runtime._runtimes import (
     CPU_RUNTIMES,
     GPU_RUNTIMES,
     ONE_THREAD,
+    PRECISIONS,
     SHARDED,
     RUNTIMES,
     TOLERANCE,
@@ -28,7 +29,7 @@ from vidnas.runtime._runtimes import (
     make_runtime,
     select_runtime,
 )
-from vidnas.runtime._cuda import PRECISIONS, REDUCED_TOLERANCE, CudaRuntime
+from vidnas.runtime._cuda import REDUCED_TOLERANCE, CudaRuntime
 from vidnas.runtime._quantize import (
     METHODS,
     QUANTIZED_OPS,

@@ -36,9 +36,11 @@ from vidnas.errors import VidnasError
 from vidnas.measure import torch_threads
 
 CPU_RUNTIMES = ("eager", "deploy", "onnxruntime", "torchscript")
-GPU_RUNTIMES = ("cuda", "cuda-fp16", "cuda-bf16")
-"""The deploy form on the GPU in fp32 (TF32 off), fp16 or bf16 autocast, fixed shapes replayed as CUDA graphs
-(``vidnas.runtime._cuda``); ``select_runtime`` times them beside the CPU runtimes when a GPU is present."""
+PRECISIONS = {"cuda": torch.float32, "cuda-fp16": torch.float16, "cuda-bf16": torch.bfloat16}
+"""The GPU runtimes by name and the precision their convolutions and matrix products run in: the deploy form on the
+GPU in fp32 (TF32 off), fp16 or bf16 autocast, fixed shapes replayed as CUDA graphs (``vidnas.runtime._cuda``);
+``select_runtime`` times them beside the CPU runtimes when a GPU is present."""
+GPU_RUNTIMES = tuple(PRECISIONS)
 RUNTIMES = CPU_RUNTIMES + GPU_RUNTIMES
 ONE_THREAD = "onnxruntime@1thread"
 """The onnxruntime session on one intra-op thread, also timed when more are allowed: overhead-bound graphs
@@ -82,6 +84,10 @@ class Runtime:
         """The context to run this runtime's loop in (pre- and post-processing included): torch's thread count as
         the runtime needs it. Torch runtimes: ``threads``."""
         return torch_threads(self.threads)
+
+    def _inputs(self, x: Any) -> list[torch.Tensor]:
+        """The input tensors in the network's stream order (one tensor, or a dict of streams)."""
+        return [x[name] for name in self.stream_names] if isinstance(x, dict) else [x]
 
     def eval(self) -> "Runtime":  # the runners treat a runtime like a network in eval mode
         return self
@@ -253,11 +259,6 @@ class OnnxRuntime(Runtime):
         (the A0-stream step took 13-20 ms instead of 7.6 beside torch's two threads on 2 cores)."""
         return torch_threads(1)
 
-    def _inputs(self, x: Any) -> list[torch.Tensor]:
-        if isinstance(x, dict):
-            return [x[name] for name in self.stream_names]
-        return [x]
-
     def __call__(self, x: Any) -> torch.Tensor:
         frames = self._inputs(x)
         feeds = {name: t.detach().contiguous().numpy() for name, t in zip(self.stream_names, frames)}
@@ -337,7 +338,7 @@ class TorchScriptRuntime(DeployRuntime):
     def __call__(self, x: Any) -> torch.Tensor:
         from vidnas.export._export import _ClipGraph
 
-        frames = tuple(self._layout(t) for t in ([x[n] for n in self.stream_names] if isinstance(x, dict) else [x]))
+        frames = tuple(self._layout(t) for t in self._inputs(x))
         with torch_threads(self.threads):
             return self._trace(frames, _ClipGraph(self.model, self.stream_names))(*frames)
 
@@ -346,7 +347,7 @@ class TorchScriptRuntime(DeployRuntime):
         from vidnas.export._export import _StepGraph
 
         names = sorted(state)
-        inputs = tuple(frames[n] for n in self.stream_names) if isinstance(frames, dict) else (frames,)
+        inputs = tuple(self._inputs(frames))
         example = inputs + tuple(state[n] for n in names)
         graph = _StepGraph(self.model, self.stream_names, names, {n: tuple(state[n].shape) for n in names}, False)
         with torch_threads(self.threads):
@@ -375,7 +376,7 @@ def make_runtime(name: str, model: nn.Module, *, mode: str = "clip", threads: in
     if name == "deploy":
         return DeployRuntime(model, threads, example=example())
     if name in GPU_RUNTIMES:
-        from vidnas.runtime._cuda import PRECISIONS, CudaRuntime
+        from vidnas.runtime._cuda import CudaRuntime
 
         return CudaRuntime(model, threads, dtype=PRECISIONS[name])
     if name == "onnxruntime":
