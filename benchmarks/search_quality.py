@@ -30,10 +30,12 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import multiprocessing
 import os
 import random
 import statistics
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from vidnas.genotype import parse_genotype
@@ -102,16 +104,47 @@ def adopt(old: Path, ledger: Path, rows: list[dict], steps: int) -> None:
 
 
 def anytime(trials: list, quality) -> list[float]:  # noqa: ANN001
-    """Quality of the pick after k candidates were screened (k = 1..n), the pick made as the engine makes it."""
+    """Quality of the pick after k candidates were screened (k = 1..n), the pick made as the engine makes it: from
+    everything told before the (k+1)-th screening — the k-th's promotions included, and for k = n every promotion
+    after the last screening (the search's answer)."""
     ordered = sorted(trials, key=lambda t: t.attrs.get("told", t.number))
-    out, seen, screened = [], [], 0
+    out, seen = [], []
+
+    def pick() -> float:
+        ranked = current(seen)
+        return quality(ranked[0]) if ranked else float("nan")
+
+    screened = 0
     for t in ordered:
-        seen.append(t)
         if t.trained and int(t.attrs.get("rung", 0)) == 0:
+            if screened:
+                out.append(pick())
             screened += 1
-            ranked = current(seen)
-            out.append(quality(ranked[0]) if ranked else float("nan"))
+        seen.append(t)
+    if screened:
+        out.append(pick())
     return out
+
+
+def _one_thread() -> None:
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def synthetic_curve(config: dict, out: str) -> tuple[list[float], float]:
+    """One synthetic search (in a worker process): the top-rung pick's noiseless quality after each screened
+    candidate, and the noiseless quality of the final retraining's winner (``best.json``, what a user receives)."""
+    from vidnas.search._synthetic import objective
+
+    config = SearchConfig.model_validate(config)
+    result = run_search(config, out, evaluator=SYNTHETIC, progress=False)
+    curve = anytime(result.trials, lambda t: objective(t.genotype, {"name": config.space}))
+    winner = next((r for r in result.outputs.get("final") or [] if r["winner"]), None)
+    if winner is None:
+        return curve, float("nan")
+    genotype = json.loads(winner["genotype"]) if isinstance(winner["genotype"], str) else winner["genotype"]
+    return curve, objective(parse_genotype(genotype, check=False), {"name": config.space})
 
 
 def tabulate(curves: dict[str, list[list[float]]], budgets: list[int], seeds_done: int) -> tuple[list[str], dict]:
@@ -156,6 +189,7 @@ def main() -> None:
     parser.add_argument("--verify-seeds", type=int, default=2, help="independent runs scoring the final winner (proxy; 0: score the top-rung pick only)")
     parser.add_argument("--verify-steps", type=int, default=None,
                         help="steps of the independent runs (proxy; default: the final retraining's); when given, the top-rung pick is scored by the same runs")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="synthetic searches run at once (one process and one thread each)")
     parser.add_argument("--out", default="benchmark-search-quality")
     args = parser.parse_args()
     out = Path(args.out)
@@ -171,53 +205,59 @@ def main() -> None:
     constraint = ConstraintSpec(metric="macs", limit=args.max_macs) if synthetic else ConstraintSpec(limit=args.latency_ms)
     curves: dict[str, list[list[float]]] = {}
     rung_curves: dict[str, list[list[float]]] = {}  # proxy: the top-rung pick's retrained accuracy
+    winner_curves: dict[str, list[list[float]]] = {}  # synthetic: the final retraining's winner (flat)
     started = time.perf_counter()
     names = args.strategies.split(",")
-    for seed in range(args.seeds):  # seeds outer: a partial run still holds paired results
-        for name in names:
-            options = {"population": args.population} if name in ("evolution", "constrained", "guided", "pareto") else {}
-            if name == "parsec":
-                options = {"samples": args.population}
-            if name != "random":
-                options.update({k: json.loads(v) for k, _, v in (o.partition("=") for o in args.strategy_option)})
-            config = SearchConfig(space=args.space, strategy=name, strategy_options=options, trials=args.trials, seed=seed, rungs=rungs, eta=args.eta,
-                                  constraint=constraint, objectives=["accuracy", "latency_ms"], executor="inprocess" if synthetic else "local",
-                                  final_retrain=not synthetic, final_top_k=args.final_top_k, final_seeds=args.final_seeds, final_baselines=False)
-            result = run_search(config, out / f"{name}-seed{seed}", evaluator=SYNTHETIC if synthetic else PROXY, progress=False)
-            if synthetic:
-                from vidnas.search._synthetic import objective
+    def config_for(name: str, seed: int) -> SearchConfig:
+        options = {"population": args.population} if name in ("evolution", "constrained", "guided", "pareto") else {}
+        if name == "parsec":
+            options = {"samples": args.population}
+        if name != "random":
+            options.update({k: json.loads(v) for k, _, v in (o.partition("=") for o in args.strategy_option)})
+        return SearchConfig(space=args.space, strategy=name, strategy_options=options, trials=args.trials, seed=seed, rungs=rungs, eta=args.eta,
+                            constraint=constraint, objectives=["accuracy", "latency_ms"], executor="inprocess" if synthetic else "local",
+                            final_retrain=True, final_top_k=args.final_top_k, final_seeds=args.final_seeds, final_baselines=False)
 
-                def quality(t, space=args.space):  # noqa: ANN001, ANN202
-                    return objective(t.genotype, {"name": space})
-
-                curve = anytime(result.trials, quality)
-            else:  # only the end of the search is retrained: flat curves at the retrained accuracies
-                rows = {r["key"]: r for r in result.outputs.get("final") or [] if r["kind"] == "search"}
-                pick = max(rows.values(), key=lambda r: (r["rung"], r["proxy"]), default=None)  # the engine's order (``current``)
-                value = rung_value = pick["accuracy"] if pick and pick["accuracy"] is not None else float("nan")
-                rung_curves.setdefault(name, []).append([rung_value] * args.trials)
-                winner = next((r for r in rows.values() if r["winner"]), None)
-                if args.verify_seeds and winner is not None:
-                    search_dir, ledger = out / f"{name}-seed{seed}", out / "verify.json"
-                    steps = args.verify_steps or config.retrain_steps()
-                    adopt(search_dir / "verify.json", ledger, list(rows.values()), config.retrain_steps())
-                    seeds = list(range(args.final_seeds, args.final_seeds + args.verify_seeds))
-                    runs = [a for a in verify(config, search_dir, ledger, winner["genotype"], seeds, steps) if a is not None]
-                    value = statistics.mean(runs) if runs else float("nan")
-                    if args.verify_steps and pick is not None:  # the same long runs judge the top-rung pick
-                        runs = [a for a in verify(config, search_dir, ledger, pick["genotype"], seeds, steps) if a is not None]
-                        rung_value = statistics.mean(runs) if runs else float("nan")
-                    rung_curves[name][-1] = [rung_value] * args.trials
-                    print(f"seed {seed} {name}: top-rung pick {pick['key'] if pick else None} {rung_value:.4f}; final winner {winner['key']} "
-                          f"({winner['accuracy']:.4f} in the final retraining) on independent seeds, {steps} steps: {value:.4f}")
-                curve = [value] * args.trials
-            curves.setdefault(name, []).append(curve)
-            print(f"seed {seed} {name}: pick quality {curve[-1]:.4f} ({time.perf_counter() - started:.0f} s so far)", flush=True)
+    runs = [(seed, name) for seed in range(args.seeds) for name in names]  # seeds outer: a partial run still holds paired results
+    if synthetic:
+        with ProcessPoolExecutor(max_workers=max(1, args.jobs), mp_context=multiprocessing.get_context("spawn"), initializer=_one_thread) as pool:
+            futures = {(seed, name): pool.submit(synthetic_curve, config_for(name, seed).model_dump(mode="json"), str(out / f"{name}-seed{seed}"))
+                       for seed, name in runs}
+            for seed, name in runs:
+                curve, won = futures[(seed, name)].result()
+                curves.setdefault(name, []).append(curve)
+                winner_curves.setdefault(name, []).append([won] * args.trials)
+                print(f"seed {seed} {name}: top-rung pick {curve[-1]:.4f}, final winner {won:.4f} ({time.perf_counter() - started:.0f} s so far)", flush=True)
+    for seed, name in runs if not synthetic else []:
+        config = config_for(name, seed)
+        result = run_search(config, out / f"{name}-seed{seed}", evaluator=PROXY, progress=False)
+        # only the end of the search is retrained: flat curves at the retrained accuracies
+        rows = {r["key"]: r for r in result.outputs.get("final") or [] if r["kind"] == "search"}
+        pick = max(rows.values(), key=lambda r: (r["rung"], r["proxy"]), default=None)  # the engine's order (``current``)
+        value = rung_value = pick["accuracy"] if pick and pick["accuracy"] is not None else float("nan")
+        rung_curves.setdefault(name, []).append([rung_value] * args.trials)
+        winner = next((r for r in rows.values() if r["winner"]), None)
+        if args.verify_seeds and winner is not None:
+            search_dir, ledger = out / f"{name}-seed{seed}", out / "verify.json"
+            steps = args.verify_steps or config.retrain_steps()
+            adopt(search_dir / "verify.json", ledger, list(rows.values()), config.retrain_steps())
+            seeds = list(range(args.final_seeds, args.final_seeds + args.verify_seeds))
+            verified = [a for a in verify(config, search_dir, ledger, winner["genotype"], seeds, steps) if a is not None]
+            value = statistics.mean(verified) if verified else float("nan")
+            if args.verify_steps and pick is not None:  # the same long runs judge the top-rung pick
+                verified = [a for a in verify(config, search_dir, ledger, pick["genotype"], seeds, steps) if a is not None]
+                rung_value = statistics.mean(verified) if verified else float("nan")
+            rung_curves[name][-1] = [rung_value] * args.trials
+            print(f"seed {seed} {name}: top-rung pick {pick['key'] if pick else None} {rung_value:.4f}; final winner {winner['key']} "
+                  f"({winner['accuracy']:.4f} in the final retraining) on independent seeds, {steps} steps: {value:.4f}")
+        curve = [value] * args.trials
+        curves.setdefault(name, []).append(curve)
+        print(f"seed {seed} {name}: pick quality {curve[-1]:.4f} ({time.perf_counter() - started:.0f} s so far)", flush=True)
     budgets = sorted({max(1, args.trials // 3), max(1, 2 * args.trials // 3), args.trials})
     seeds_done = min(len(v) for v in curves.values())
     lines, table = tabulate(curves, budgets, seeds_done)
     long = f", {args.verify_steps} steps" if args.verify_steps else ""
-    what = "pick quality" if synthetic else (f"quality of the final winner (independent retraining seeds{long})" if args.verify_seeds
+    what = "the top-rung pick's quality" if synthetic else (f"quality of the final winner (independent retraining seeds{long})" if args.verify_seeds
                                             else "quality of the top-rung pick (retrained)")
     header = (f"space {args.space}, {seeds_done} paired seeds × {args.trials} screened candidates, rungs {rungs} η={args.eta}, "
               f"evaluator {args.evaluator}{'; ' + note if note else ''}; {what} mean ± SE; difference to random search paired by seed ± SE")
@@ -227,9 +267,15 @@ def main() -> None:
         rung_lines, rung_table = tabulate(rung_curves, budgets, seeds_done)
         scored = f"the same independent runs{long}" if args.verify_steps else "its own final-retraining runs, which did not choose it"
         text += f"\nThe pick at the top rung, before the final retraining (scored by {scored}):\n\n" + "\n".join(rung_lines) + "\n"
+    winner_table = None
+    if winner_curves:
+        winner_lines, winner_table = tabulate(winner_curves, [args.trials], seeds_done)
+        text += (f"\nWhat the user receives: the winner of the final retraining (the top {args.final_top_k} at the highest rung, "
+                 f"{args.final_seeds} seeds each, with the evaluator's noise), its noiseless quality:\n\n" + "\n".join(winner_lines) + "\n")
     print("\n" + text)
     (out / "search_quality.json").write_text(json.dumps({"args": vars(args), "note": note, "table": table, "curves": curves,
-                                                         "rung_pick_table": rung_table, "rung_pick_curves": rung_curves or None}, indent=1))
+                                                         "rung_pick_table": rung_table, "rung_pick_curves": rung_curves or None,
+                                                         "winner_table": winner_table, "winner_curves": winner_curves or None}, indent=1))
     (out / "search_quality.md").write_text(text)
     try:
         import matplotlib

@@ -28,25 +28,20 @@ class Constraint:
         metric = self.spec.metric
         if metric == "latency_ms" and self.predictor is not None:
             return round(self.predictor.predict(genotype), 4)
-        from vidnas.network import build_model
-
         if metric == "peak_memory_mb":
             from vidnas.measure import measure_peak_memory
 
             return round(measure_peak_memory(genotype.to_json(indent=None), device=self.device, threads=self.threads).forward_bytes / 2**20, 3)
-        model = build_model(genotype, seed=0).eval()
-        inputs = model.example_input(1)
         if metric == "latency_ms":
             from vidnas.measure import measure_latency
+            from vidnas.network import build_model
 
-            return round(measure_latency(model, inputs, device=self.device, threads=self.threads, warmup=3, runs=10).median_ms, 4)
-        if metric == "macs":
-            from vidnas.measure import count_macs
+            model = build_model(genotype, seed=0).eval()
+            return round(measure_latency(model, model.example_input(1), device=self.device, threads=self.threads, warmup=3, runs=10).median_ms, 4)
+        from vidnas.measure import profile
 
-            return float(count_macs(model, inputs).macs)
-        from vidnas.measure import count_parameters
-
-        return float(count_parameters(model).total)
+        counted = profile(genotype)  # exact counts on the meta device: no weights, no compute
+        return float(counted.macs.macs if metric == "macs" else counted.parameters.total)
 
     def violates(self, cost: float) -> bool:
         return cost > self.spec.limit

@@ -48,8 +48,7 @@ def objective(genotype: Any, space: dict[str, Any] | None = None) -> float:
 
 def evaluate(payload: dict[str, Any]) -> dict[str, Any]:
     from vidnas.genotype import parse_genotype
-    from vidnas.measure import count_macs, count_parameters
-    from vidnas.network import build_model
+    from vidnas.measure import profile
 
     started = time.perf_counter()
     faults, sleep = _faults()
@@ -76,10 +75,10 @@ def evaluate(payload: dict[str, Any]) -> dict[str, Any]:
         steps = payload.get("steps") or 100
         seed = (payload.get("recipe") or {}).get("seed", 0)
         accuracy += random.Random(f"{genotype.fingerprint()}:{steps}:{seed}").gauss(0.0, noise * (100 / steps) ** 0.5)
-    model = build_model(genotype, seed=0)
-    macs = count_macs(model, model.example_input(1)).macs
+    counted = profile(genotype)
+    macs, params = counted.macs.macs, counted.parameters.total
     if fault == "nan":
         return {"status": "ok", "accuracy": float("nan"), "top1": float("nan"), "wall_seconds": time.perf_counter() - started}
     return {"status": "ok", "accuracy": accuracy, "top1": accuracy, "steps": payload.get("steps"), "latency_ms": macs / 1e6, "macs": macs,
-            "params": count_parameters(model).total, "peak_memory_mb": macs / 1e7, "wall_seconds": round(time.perf_counter() - started, 4),
+            "params": params, "peak_memory_mb": macs / 1e7, "wall_seconds": round(time.perf_counter() - started, 4),
             "device": payload.get("device", "cpu"), "worker_pid": os.getpid()}
