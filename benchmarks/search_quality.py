@@ -42,7 +42,7 @@ from vidnas.genotype import parse_genotype
 from vidnas.search import ConstraintSpec, SearchConfig, run_search
 from vidnas.search._engine import build_space, prepare_data
 from vidnas.search._evaluate import CandidateTask
-from vidnas.search._executors import run_payload
+from vidnas.search._executors import _init_worker, run_payload
 from vidnas.search._study import current
 
 SYNTHETIC = "vidnas.search._synthetic:evaluate"
@@ -124,12 +124,6 @@ def anytime(trials: list, quality) -> list[float]:  # noqa: ANN001
     if screened:
         out.append(pick())
     return out
-
-
-def _one_thread() -> None:
-    import torch
-
-    torch.set_num_threads(1)
 
 
 def synthetic_curve(config: dict, out: str) -> tuple[list[float], float]:
@@ -220,7 +214,8 @@ def main() -> None:
 
     runs = [(seed, name) for seed in range(args.seeds) for name in names]  # seeds outer: a partial run still holds paired results
     if synthetic:
-        with ProcessPoolExecutor(max_workers=max(1, args.jobs), mp_context=multiprocessing.get_context("spawn"), initializer=_one_thread) as pool:
+        with ProcessPoolExecutor(max_workers=max(1, args.jobs), mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker,
+                                 initargs=(1, None, os.getpid())) as pool:  # one thread each; workers exit with this process
             futures = {(seed, name): pool.submit(synthetic_curve, config_for(name, seed).model_dump(mode="json"), str(out / f"{name}-seed{seed}"))
                        for seed, name in runs}
             for seed, name in runs:
