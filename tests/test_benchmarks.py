@@ -1,0 +1,43 @@
+"""The benchmarks' own arithmetic: what they report must follow from the searches they ran."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+from vidnas.search._study import StoredTrial
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _module(name: str):  # noqa: ANN202
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _trial(told: int, candidate: int, rung: int, fitness: float) -> StoredTrial:
+    return StoredTrial(number=told, status="ok", genotype=object(), fingerprint=None, fitness=fitness,
+                       attrs={"told": told, "candidate": candidate, "rung": rung})
+
+
+def test_anytime_pick_includes_the_promotions_after_each_screening():
+    """After k screenings the pick is made from everything told before the next screening; the last point is the
+    search's answer, after its final promotions (it once missed them)."""
+    anytime = _module("search_quality").anytime
+    trials = [_trial(0, 0, 0, 0.5), _trial(1, 1, 0, 0.9), _trial(2, 1, 1, 0.6), _trial(3, 3, 0, 0.8), _trial(4, 3, 1, 0.7)]
+    quality = {0: 0.1, 1: 0.2, 3: 0.3}
+    curve = anytime(trials, lambda t: quality[t.attrs["candidate"]])
+    assert curve == [0.1, 0.2, 0.3]
+    assert anytime([t for t in trials if t.attrs["rung"] == 0], lambda t: quality[t.attrs["candidate"]]) == [0.1, 0.2, 0.2]
+    rejected = StoredTrial(number=5, status="rejected", genotype=None, fingerprint=None, fitness=None, attrs={"told": 5})
+    assert anytime([rejected], lambda t: 0.0) == []
+
+
+def test_tabulate_pairs_by_seed():
+    tabulate = _module("search_quality").tabulate
+    curves = {"random": [[0.5, 0.6], [0.7, 0.7]], "evolution": [[0.5, 0.8], [0.7, 0.8]]}
+    _, table = tabulate(curves, [2], seeds_done=2)
+    assert abs(table["evolution"][2]["minus_random"] - 0.15) < 1e-12
+    assert abs(table["evolution"][2]["minus_random_se"] - 0.05) < 1e-12  # differences 0.2 and 0.1
