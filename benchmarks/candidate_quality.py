@@ -59,6 +59,8 @@ def main() -> None:
             return float(t.metrics.get("accuracy"))
 
     seeds = sorted(int(p.name.rsplit("seed", 1)[1]) for p in args.out.glob("random-seed*") if (p / "study.db").is_file())
+    if not seeds:
+        parser.error(f"{args.out}: no random-seed<n>/study.db in it; expected the --out folder of a benchmarks/search_quality.py run with random search")
     base = {s: summary(load(args.out / f"random-seed{s}"), score, args.good) for s in seeds}
     fields = ("mean", "good", "top_mean", "top_best")
     labels = ("mean rung-0 score", f"share ≥ {args.good:g}", "mean at the top rung", "best at the top rung")
@@ -69,6 +71,9 @@ def main() -> None:
     print("| random | " + " | ".join(f"{mean([base[s][f] for s in seeds]):.3f}" for f in fields) + f" | {mean([base[s]['screened'] for s in seeds]):.1f} |")
     for name in args.strategies.split(","):
         paired = [s for s in seeds if (args.out / f"{name}-seed{s}" / "study.db").is_file()]
+        if not paired:
+            print(f"| {name} | no study shares a seed with random search ({args.out / (name + '-seed<n>')}) |")
+            continue
         rows = {s: summary(load(args.out / f"{name}-seed{s}"), score, args.good) for s in paired}
         cells = []
         for f in fields:
