@@ -23,12 +23,8 @@ from vidnas.search._study import Study
 
 
 def load(search_dir: Path) -> list:
-    import optuna
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    url = f"sqlite:///{search_dir / 'study.db'}"
-    name = optuna.get_all_study_summaries(storage=url)[0].study_name
-    return Study.load(name, url).trials()
+    """The trials of the search in ``search_dir`` (the engine's default study name and storage)."""
+    return Study.load("search", f"sqlite:///{search_dir / 'study.db'}").trials()
 
 
 def summary(trials: list, score, good: float) -> dict[str, float]:  # noqa: ANN001

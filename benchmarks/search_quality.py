@@ -223,31 +223,32 @@ def main() -> None:
                 curves.setdefault(name, []).append(curve)
                 winner_curves.setdefault(name, []).append([won] * args.trials)
                 print(f"seed {seed} {name}: top-rung pick {curve[-1]:.4f}, final winner {won:.4f} ({time.perf_counter() - started:.0f} s so far)", flush=True)
-    for seed, name in runs if not synthetic else []:
-        config = config_for(name, seed)
-        result = run_search(config, out / f"{name}-seed{seed}", evaluator=PROXY, progress=False)
-        # only the end of the search is retrained: flat curves at the retrained accuracies
-        rows = {r["key"]: r for r in result.outputs.get("final") or [] if r["kind"] == "search"}
-        pick = max(rows.values(), key=lambda r: (r["rung"], r["proxy"]), default=None)  # the engine's order (``current``)
-        value = rung_value = pick["accuracy"] if pick and pick["accuracy"] is not None else float("nan")
-        rung_curves.setdefault(name, []).append([rung_value] * args.trials)
-        winner = next((r for r in rows.values() if r["winner"]), None)
-        if args.verify_seeds and winner is not None:
-            search_dir, ledger = out / f"{name}-seed{seed}", out / "verify.json"
-            steps = args.verify_steps or config.retrain_steps()
-            adopt(search_dir / "verify.json", ledger, list(rows.values()), config.retrain_steps())
-            seeds = list(range(args.final_seeds, args.final_seeds + args.verify_seeds))
-            verified = [a for a in verify(config, search_dir, ledger, winner["genotype"], seeds, steps) if a is not None]
-            value = statistics.mean(verified) if verified else float("nan")
-            if args.verify_steps and pick is not None:  # the same long runs judge the top-rung pick
-                verified = [a for a in verify(config, search_dir, ledger, pick["genotype"], seeds, steps) if a is not None]
-                rung_value = statistics.mean(verified) if verified else float("nan")
-            rung_curves[name][-1] = [rung_value] * args.trials
-            print(f"seed {seed} {name}: top-rung pick {pick['key'] if pick else None} {rung_value:.4f}; final winner {winner['key']} "
-                  f"({winner['accuracy']:.4f} in the final retraining) on independent seeds, {steps} steps: {value:.4f}")
-        curve = [value] * args.trials
-        curves.setdefault(name, []).append(curve)
-        print(f"seed {seed} {name}: pick quality {curve[-1]:.4f} ({time.perf_counter() - started:.0f} s so far)", flush=True)
+    else:
+        for seed, name in runs:
+            config = config_for(name, seed)
+            result = run_search(config, out / f"{name}-seed{seed}", evaluator=PROXY, progress=False)
+            # only the end of the search is retrained: flat curves at the retrained accuracies
+            rows = {r["key"]: r for r in result.outputs.get("final") or [] if r["kind"] == "search"}
+            pick = max(rows.values(), key=lambda r: (r["rung"], r["proxy"]), default=None)  # the engine's order (``current``)
+            value = rung_value = pick["accuracy"] if pick and pick["accuracy"] is not None else float("nan")
+            rung_curves.setdefault(name, []).append([rung_value] * args.trials)
+            winner = next((r for r in rows.values() if r["winner"]), None)
+            if args.verify_seeds and winner is not None:
+                search_dir, ledger = out / f"{name}-seed{seed}", out / "verify.json"
+                steps = args.verify_steps or config.retrain_steps()
+                adopt(search_dir / "verify.json", ledger, list(rows.values()), config.retrain_steps())
+                seeds = list(range(args.final_seeds, args.final_seeds + args.verify_seeds))
+                verified = [a for a in verify(config, search_dir, ledger, winner["genotype"], seeds, steps) if a is not None]
+                value = statistics.mean(verified) if verified else float("nan")
+                if args.verify_steps and pick is not None:  # the same long runs judge the top-rung pick
+                    verified = [a for a in verify(config, search_dir, ledger, pick["genotype"], seeds, steps) if a is not None]
+                    rung_value = statistics.mean(verified) if verified else float("nan")
+                rung_curves[name][-1] = [rung_value] * args.trials
+                print(f"seed {seed} {name}: top-rung pick {pick['key'] if pick else None} {rung_value:.4f}; final winner {winner['key']} "
+                      f"({winner['accuracy']:.4f} in the final retraining) on independent seeds, {steps} steps: {value:.4f}")
+            curve = [value] * args.trials
+            curves.setdefault(name, []).append(curve)
+            print(f"seed {seed} {name}: pick quality {curve[-1]:.4f} ({time.perf_counter() - started:.0f} s so far)", flush=True)
     budgets = sorted({max(1, args.trials // 3), max(1, 2 * args.trials // 3), args.trials})
     seeds_done = min(len(v) for v in curves.values())
     lines, table = tabulate(curves, budgets, seeds_done)

@@ -492,7 +492,7 @@ def select_runtime(
     if runtime != "auto" and runtime not in RUNTIMES:
         raise VidnasError(f"unknown runtime {runtime!r}: choose one of {', '.join(RUNTIMES)} or 'auto'")
     example = _example(model, mode, batch, size, frames)
-    device = next(model.parameters()).device
+    device = next(model.parameters(), torch.empty(0)).device
     if device.type != "cpu":  # a network already on a GPU (``evaluate(device="cuda")``): eager runs it there, and the
         # CPU runtimes report themselves unavailable instead of breaking the reference
         example = {k: v.to(device) for k, v in example.items()} if isinstance(example, dict) else example.to(device)
