@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from vidnas.genotype import make_divisible
+from vidnas.ops.fastconv import conv3d
 
 
 def _bn(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
@@ -61,12 +62,12 @@ class _Block(nn.Module):
         h = F.conv3d(x, self.expand[:inner][:, c_in])
         h = F.relu(_bn(h, n["e_w"][:inner], n["e_b"][:inner]))
         if block == "2plus1d":
-            h = F.conv3d(h, self.kernels["2plus1d_s"][:inner], stride=stride, padding=(0, 1, 1), groups=inner)
-            h = F.conv3d(h, self.kernels["2plus1d_t"][:inner], padding=(1, 0, 0), groups=inner)
+            h = conv3d(h, self.kernels["2plus1d_s"][:inner], stride=stride, padding=(0, 1, 1), groups=inner)
+            h = conv3d(h, self.kernels["2plus1d_t"][:inner], padding=(1, 0, 0), groups=inner)
         else:
             weight = self.kernels[block][:inner]
             pad = tuple(k // 2 for k in weight.shape[2:])
-            h = F.conv3d(h, weight, stride=stride, padding=pad, groups=inner)
+            h = conv3d(h, weight, stride=stride, padding=pad, groups=inner)
         h = _bn(h, n["d_w"][:inner], n["d_b"][:inner])
         if se:
             hidden = make_divisible(inner / 16, 8)
@@ -117,7 +118,7 @@ class AutoX3DSupernet(nn.Module):
     def forward(self, x: torch.Tensor, values: dict[str, Any], rng: random.Random | None = None) -> torch.Tensor:
         device = x.device
         h = F.conv3d(x, self.stem, stride=(1, self.space.stem_stride, self.space.stem_stride), padding=(0, 1, 1))
-        h = F.conv3d(h, self.stem_t, padding=(2, 0, 0), groups=self.space.stem)
+        h = conv3d(h, self.stem_t, padding=(2, 0, 0), groups=self.space.stem)
         h = F.relu(_bn(h, self.stem_norm[0], self.stem_norm[1]))
         c_in = torch.arange(self.space.stem, device=device)
         for s, blocks in enumerate(self.stages):

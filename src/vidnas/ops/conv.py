@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vidnas.ops.fastconv import conv3d
 from vidnas.ops.padding import apply_pads, is_symmetric, window_pads
 from vidnas.ops._state import NotStreamableError, current, temporal_buffer
 
@@ -108,8 +109,8 @@ def padded_conv3d(
     if not pad_time:
         pads[0] = (0, 0)
     if is_symmetric(pads):
-        return F.conv3d(x, weight, bias, stride, [p for p, _ in pads], dilation, groups)
-    return F.conv3d(apply_pads(x, pads), weight, bias, stride, 0, dilation, groups)
+        return conv3d(x, weight, bias, stride, [p for p, _ in pads], dilation, groups)
+    return conv3d(apply_pads(x, pads), weight, bias, stride, 0, dilation, groups)
 
 
 class ITGMConv3d(nn.Module):
