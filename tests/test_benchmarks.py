@@ -41,3 +41,19 @@ def test_tabulate_pairs_by_seed():
     _, table = tabulate(curves, [2], seeds_done=2)
     assert abs(table["evolution"][2]["minus_random"] - 0.15) < 1e-12
     assert abs(table["evolution"][2]["minus_random_se"] - 0.05) < 1e-12  # differences 0.2 and 0.1
+
+
+def test_train_speed_table_reports_speedups_against_the_same_run():
+    """Speed-ups are plain ÷ vidnas of one row; group lines are medians over their rows; PyTorchVideo where timed."""
+    import argparse
+
+    render = _module("train_speed").render
+    rows = [{"group": "autox3d", "name": f"a{i}", "mmacs": 10.0, "frames": 8, "size": [32, 32], "gmacs_per_s": g,
+             "ms": {"plain NCDHW": n, "plain CL": c, "vidnas": 100.0}} for i, (n, c, g) in enumerate([(400.0, 200.0, 5.0), (300.0, 150.0, 7.0), (200.0, 100.0, 9.0)])]
+    rows.append({"group": "x3d", "name": "X3D-XS", "mmacs": 48.0, "frames": 8, "size": [32, 32], "gmacs_per_s": 8.0,
+                 "ms": {"plain NCDHW": 500.0, "plain CL": 250.0, "vidnas": 125.0, "PyTorchVideo CL": 375.0}})
+    lines = render(rows, argparse.Namespace(batch=16, threads=2, rounds=3, steps=2))
+    assert "| a0 | 10.0 | 8×32×32 | 400 | 200 | **100** | 4.00 | 2.00 | 5.0 |  |" in lines
+    assert any(line.startswith("| X3D-XS |") and "vidnas 3.00× faster" in line for line in lines)
+    assert "| autox3d | 3 | 3.00 | 1.50 | 7.0 |" in lines
+    assert "| depthwise-heavy (Auto-X3D, MoViNet, X3D) | 4 | 3.50 | 1.75 | 7.5 |" in lines

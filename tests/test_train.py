@@ -50,6 +50,7 @@ def tiny(temporal: int = 3) -> Genotype:
     )
 
 
+TIMINGS = {"train_seconds", "train_gmacs_per_s"}  # what two identical runs measure differently
 RECIPE = Recipe(epochs=2, batch_size=4, lr=0.01, optimizer="adamw", frames=4, size=16, warmup_epochs=0.5, seed=3)
 
 
@@ -88,7 +89,19 @@ def test_training_writes_checkpoints_metrics_and_a_confusion_plot(data: dict[str
 def test_two_runs_with_one_seed_are_identical(data: dict[str, Path]) -> None:
     _, a = _train(data, None)
     _, b = _train(data, None)
-    assert a == b | {"train_seconds": a["train_seconds"]}
+    assert a == b | {key: a[key] for key in TIMINGS}
+
+
+def test_training_reports_its_throughput(data: dict[str, Path]) -> None:
+    """GMAC/s = 3 × forward MACs per clip × clips ÷ step seconds, over the steps after the first."""
+    from vidnas.measure import profile
+
+    trainer, metrics = _train(data, None)
+    macs = profile(tiny().with_num_classes(4)).macs.macs
+    assert trainer.clip_macs == macs
+    assert trainer.timed_clips == 16 * 2 - 4  # two epochs of 16 clips, less the first step's batch of 4
+    expected = 3 * macs * trainer.timed_clips / trainer.timed_seconds / 1e9
+    assert metrics["train_gmacs_per_s"] == round(expected, 2) > 0
 
 
 class _KillAfterFirstEpoch(Hook):
@@ -110,8 +123,7 @@ def test_resume_reproduces_the_uninterrupted_run(data: dict[str, Path], tmp_path
         killed.fit()
     assert json.loads((tmp_path / "cut" / "last.json").read_text())["epoch"] == 1
     resumed, resumed_metrics = _train(data, tmp_path / "cut", recipe, resume=tmp_path / "cut" / "last.json")
-    drop = {"train_seconds"}
-    assert {k: v for k, v in resumed_metrics.items() if k not in drop} == {k: v for k, v in full_metrics.items() if k not in drop}
+    assert {k: v for k, v in resumed_metrics.items() if k not in TIMINGS} == {k: v for k, v in full_metrics.items() if k not in TIMINGS}
     for (name, a), b in zip(full.model.state_dict().items(), resumed.model.state_dict().values()):
         assert torch.equal(a, b), name
     assert resumed.loss_curve == full.loss_curve

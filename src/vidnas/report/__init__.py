@@ -7,6 +7,7 @@ from __future__ import annotations
 import html
 import json
 import shutil
+import statistics
 from pathlib import Path
 from typing import Any
 
@@ -279,6 +280,7 @@ def build_report(study: Any, out: str | Path, *, trials: list[Any] | None = None
         "candidates per rung": " / ".join(str(sum(1 for t in trials if t.status == "ok" and int(t.attrs.get("rung", 0)) == k)) for k in range(len(rungs or [0]))),
         "screening budget": describe(probe) if probe.get("rungs") else "given (--rungs)" if rungs else "one evaluation per candidate (--rungs off)",
         "Pareto set size": len(front), "final hypervolume": curve[-1][2] if curve else None,
+        "training throughput (GMAC/s, median over runs)": _median_rate(trials),
         "validation data": _validation_note(config),
         "videos left out (undecodable)": len(json.loads(study.study.user_attrs.get("vidnas.skipped_videos", "[]"))),
     }
@@ -303,6 +305,12 @@ pre{{background:#f6f6f6;padding:8px;overflow:auto;font-size:12px}}</style></head
     path = out / "report.html"
     path.write_text(page, encoding="utf-8")
     return path
+
+
+def _median_rate(trials: list[Any]) -> float | None:
+    """The median achieved training throughput (3 × forward MACs × clips ÷ step seconds) over the trained runs."""
+    rates = [rate for t in trials if (rate := t.metrics.get("train_gmacs_per_s"))]
+    return round(statistics.median(rates), 1) if rates else None
 
 
 def _skipped_section(study: Any) -> str:

@@ -64,6 +64,7 @@ class CandidateResult(BaseModel):
     val_loss: float | None = None
     train_loss: float | None = None
     train_seconds: float | None = None
+    train_gmacs_per_s: float | None = None
     val_seconds: float | None = None
     steps: int | None = None
     planned_steps: int | None = None

@@ -254,7 +254,8 @@ def evaluate_candidate(
     folder of this architecture trained for fewer steps, continued to ``steps`` (successive halving's next rung).
 
     Returns status, top1 (or map), p_true (mean probability of the true class), val_loss, loss_curve,
-    train_seconds, val_seconds, steps, planned_steps, train_fraction (training ÷ wall seconds), work_fraction
+    train_seconds, train_gmacs_per_s (achieved training throughput), val_seconds, steps, planned_steps,
+    train_fraction (training ÷ wall seconds), work_fraction
     ((training + validation) ÷ wall seconds), params, macs, latency_ms
     (batch 1 on ``device`` with ``threads``), peak_memory_mb when asked and, for graphs with weighted edges,
     the learned sigmoid connection weights. ``checkpoint``: a folder that gets the trained weights
@@ -294,6 +295,7 @@ def evaluate_candidate(
             train_loss=metrics.get("train_loss"),
             loss_curve=trainer.loss_curve,
             train_seconds=round(trainer.train_seconds - trained_before, 3),
+            train_gmacs_per_s=round(rate, 2) if (rate := trainer.train_gmacs_per_second()) is not None else None,
             val_seconds=round(trainer.val_seconds, 3),
             steps=trainer.step,
             planned_steps=trainer.planned_steps,

@@ -141,12 +141,24 @@ def load_weights(directory: Path, tag: str, model: nn.Module) -> None:
         raise CheckpointError(f"{directory / tag}.safetensors does not fit the genotype: missing {missing[:3]}, unexpected {unexpected[:3]}")
 
 
+def _match_parameter_layouts(optimizer: torch.optim.Optimizer) -> None:
+    """Give each per-parameter state tensor (momenta) its parameter's memory layout. safetensors stores tensors
+    contiguous, so a channels-last parameter came back with NCDHW momenta; the fused optimizers walk parameter and
+    state memory in step, and paired the wrong elements (a resumed run drifted from the uninterrupted one)."""
+    for group in optimizer.param_groups:
+        for parameter in group["params"]:
+            for name, value in optimizer.state.get(parameter, {}).items():
+                if isinstance(value, torch.Tensor) and value.shape == parameter.shape and value.stride() != parameter.stride():
+                    optimizer.state[parameter][name] = torch.empty_like(parameter, dtype=value.dtype).copy_(value)
+
+
 def load_training_state(
     directory: Path, tag: str, sidecar: dict[str, Any], optimizer: torch.optim.Optimizer, scheduler: Any, ema: nn.Module | None
 ) -> None:
     tensors = _load_tensors(directory / f"{tag}.state.safetensors")
     if sidecar.get("optimizer") is not None:
         optimizer.load_state_dict(_join_optimizer(tensors, sidecar["optimizer"]))
+        _match_parameter_layouts(optimizer)
     if scheduler is not None and sidecar.get("scheduler") is not None:
         scheduler.load_state_dict(sidecar["scheduler"])
     torch.set_rng_state(tensors["rng.torch"])

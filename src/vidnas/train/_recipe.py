@@ -16,7 +16,9 @@ PositiveInt = Annotated[int, Field(ge=1)]
 class Recipe(BaseModel):
     """How to train. ``epochs`` bounds the run; ``max_steps`` / ``max_seconds`` cut it shorter (proxy
     training of search candidates); the LR schedule spans whichever bound is smallest in steps. ``frames``,
-    ``size`` and ``frame_stride`` left unset mean the genotype's input (X3D-M reads every fifth frame)."""
+    ``size`` and ``frame_stride`` left unset mean the genotype's input (X3D-M reads every fifth frame).
+    ``channels_last`` (default) trains in channels-last 3D memory, where oneDNN serves depthwise and grouped
+    convs fast on CPU (with ``vidnas.ops.fastconv``'s backward: ``benchmarks/train_speed.py``)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -33,7 +35,7 @@ class Recipe(BaseModel):
     grad_clip: Annotated[float, Field(gt=0)] | None = None
     ema_decay: Annotated[float, Field(gt=0, lt=1)] | None = None
     amp: Literal["auto", "off", "bf16", "fp16"] = "auto"
-    channels_last: bool = False
+    channels_last: bool = True
     compile: bool = False
     frames: PositiveInt | None = None
     size: PositiveInt | None = None
