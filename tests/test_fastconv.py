@@ -40,6 +40,10 @@ CASES = [
     (4, 1, (2, 2, 2), (1, 2, 2), (0, 0, 0), (4, 5, 6)),  # an even kernel; the last input row is never read
     (12, 1, (3, 3, 3), (1, 1, 1), (0, 0, 0), (5, 5, 5)),
     (4, 1, (3, 3, 3), (1, 1, 1), (2, 2, 2), (3, 4, 4)),  # padding k-1: the input gradient's own padding is 0
+    (6, 1, (3, 3, 3), (1, 1, 1), (1, 1, 1), (5, 1, 1)),  # 1×1 planes: the weight gradient tap by tap
+    (6, 1, (3, 3, 3), (2, 2, 2), (1, 1, 1), (5, 2, 1)),
+    (6, 1, (3, 3, 3), (1, 1, 1), (1, 1, 1), (4, 2, 2)),
+    (6, 1, (3, 3, 3), (1, 1, 1), (1, 1, 1), (4, 3, 3)),  # planes under SMALL_PLANE: PyTorch's weight gradient
 ]
 
 

@@ -23,6 +23,7 @@ benchmark can time the same network both ways.
 from __future__ import annotations
 
 import contextlib
+import itertools
 from collections.abc import Iterator, Sequence
 from typing import NamedTuple
 
@@ -33,6 +34,9 @@ Triple = tuple[int, int, int]
 
 _ENABLED = True
 SMALL_PLANE = 16
+TAPS_PLANE = 4
+"""Depthwise weight gradients on output planes up to this size (1×1, 2×2) go tap by tap (see
+``_depthwise_weight_grad_by_taps``)."""
 """Output planes (H'·W') smaller than this take PyTorch's own weight gradient: oneDNN's 2D kernel costs ~0.3 ms a
 call whatever the size, so on 1×1 and 2×2 planes (the last stages of a 32² proxy input) the generic path is faster
 (432 channels, 8×1×1, batch 16: 0.9 ms against 2.4; 96 channels at 8×4×4: 1.2 against 0.95)."""
@@ -184,6 +188,31 @@ def _frames_as_batch(x: torch.Tensor) -> torch.Tensor:
     return by_frame.reshape(batch * frames, height, width, channels).permute(0, 3, 1, 2)
 
 
+def _valid_outputs(tap: int, stride: int, padding: int, size: int, out_size: int) -> tuple[int, int]:
+    """The output positions ``[lo, hi)`` whose input ``o·s + tap - p`` lies inside ``[0, size)``."""
+    lo = max(0, -((tap - padding) // stride))
+    hi = min(out_size, (size - 1 - tap + padding) // stride + 1) if size - 1 - tap + padding >= 0 else 0
+    return lo, max(lo, hi)
+
+
+def _depthwise_weight_grad_by_taps(grad: torch.Tensor, x: torch.Tensor, weight: torch.Tensor, stride: Triple, padding: Triple) -> torch.Tensor:
+    """A depthwise weight gradient as one product-and-sum per filter tap over the outputs whose input is inside
+    the clip. On a 1×1 output plane most taps read only padding and are skipped: 432 channels at 8×1×1, batch 16,
+    0.15 ms against 1.0 for PyTorch's kernel and 2.4 for the 2D split (whose per-call cost dominates there); at
+    2×2 planes it ties with PyTorch's kernel (1.2 ms, 216 channels) and wins when the conv is strided (0.6 vs 1.4)."""
+    result = torch.zeros(weight.shape, dtype=weight.dtype, device=weight.device)
+    kernel, size, out_size = weight.shape[-3:], x.shape[-3:], grad.shape[-3:]
+    ranges = [[_valid_outputs(k, s, p, i, o) for k in range(extent)] for extent, s, p, i, o in zip(kernel, stride, padding, size, out_size)]
+    for taps in itertools.product(*(range(extent) for extent in kernel)):
+        spans = [ranges[d][k] for d, k in enumerate(taps)]
+        if any(hi <= lo for lo, hi in spans):
+            continue  # this tap reads only padding
+        outputs = grad[:, :, spans[0][0] : spans[0][1], spans[1][0] : spans[1][1], spans[2][0] : spans[2][1]]
+        inputs = x[(slice(None), slice(None), *(slice(lo * s + k - p, (hi - 1) * s + k - p + 1, s) for (lo, hi), s, k, p in zip(spans, stride, taps, padding)))]
+        result[:, 0, taps[0], taps[1], taps[2]] = (outputs * inputs).sum(dim=(0, 2, 3, 4))
+    return result
+
+
 def _shifted(grad: torch.Tensor, first: int, last: int, start: int) -> torch.Tensor:
     """``grad``'s frames ``first..last`` moved to frames ``start..``, zeros elsewhere, in ``grad``'s layout."""
     moved = torch.empty_like(grad)
@@ -199,7 +228,10 @@ def weight_grad(grad: torch.Tensor, x: torch.Tensor, weight: torch.Tensor, strid
     ``t·s + k - p`` for output frame ``t``, so it is the weight gradient of a 2D grouped conv over the batch of
     (clip, output frame) pairs whose frame lies inside the clip (the padded frames contribute zero)."""
     taps, frames, out_frames = weight.shape[2], x.shape[2], grad.shape[2]
-    if grad.shape[-2] * grad.shape[-1] < SMALL_PLANE:
+    plane = grad.shape[-2] * grad.shape[-1]
+    if plane <= TAPS_PLANE and weight.shape[0] == weight.shape[1] * groups == x.shape[1] == groups:
+        return _depthwise_weight_grad_by_taps(grad, x, weight, stride, padding)
+    if plane < SMALL_PLANE:
         return torch.ops.aten.convolution_backward(grad, x, weight, None, list(stride), list(padding), [1, 1, 1], False, [0, 0, 0], groups,
                                                    [False, True, False])[1]
     result = torch.zeros_like(weight, memory_format=torch.contiguous_format)
