@@ -13,7 +13,10 @@
 #      cuda, cuda-fp16 and cuda-bf16 (CUDA graphs), interleaved in one process;
 #   3. vidnas profile --latency --device cuda for X3D-S and MoViNet-A0 clips: every runtime, the GPU ones included,
 #      checked against eager and timed interleaved (select_runtime), as JSON;
-#   4. benchmarks/zoo_latency.py's CUDA rows (eager fp32 against channels-last fp16) for the same models.
+#   4. benchmarks/zoo_latency.py's CUDA rows (eager fp32 against channels-last fp16) for the same models;
+#   5. benchmarks/train_speed.py on CUDA (issue 41, item 5): training steps of X3D-XS, the 3D CNN and three samples
+#      each of the Auto-X3D and MoViNet spaces, plain PyTorch fp32 (NCDHW, channels-last) against vidnas's Trainer
+#      (channels-last, bf16 autocast), interleaved.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -44,3 +47,5 @@ for model in x3d_s movinet_a0; do
     echo "$model: rc=$? $(head -c 600 "$OUT/profile_$model.json")"
 done
 timeout 60 python3 benchmarks/zoo_latency.py --only x3d_s movinet_a0 --threads 8 2>&1 | tee "$OUT/zoo_latency.log"
+timeout 150 python3 benchmarks/train_speed.py --device cuda --threads 8 --spaces autox3d movinet --samples 3 --rounds 3 --steps 5 \
+    --out "$OUT/train_speed_cuda.md" 2>&1 | tail -25 | tee "$OUT/train_speed_cuda.log"

@@ -52,7 +52,7 @@ def test_train_speed_table_reports_speedups_against_the_same_run():
              "ms": {"plain NCDHW": n, "plain CL": c, "vidnas": 100.0}} for i, (n, c, g) in enumerate([(400.0, 200.0, 5.0), (300.0, 150.0, 7.0), (200.0, 100.0, 9.0)])]
     rows.append({"group": "x3d", "name": "X3D-XS", "mmacs": 48.0, "frames": 8, "size": [32, 32], "gmacs_per_s": 8.0,
                  "ms": {"plain NCDHW": 500.0, "plain CL": 250.0, "vidnas": 125.0, "PyTorchVideo CL": 375.0}})
-    lines = render(rows, argparse.Namespace(batch=16, threads=2, rounds=3, steps=2))
+    lines = render(rows, argparse.Namespace(batch=16, threads=2, rounds=3, steps=2, device="cpu"))
     assert "| a0 | 10.0 | 8×32×32 | 400 | 200 | **100** | 4.00 | 2.00 | 5.0 |  |" in lines
     assert any(line.startswith("| X3D-XS |") and "vidnas 3.00× faster" in line for line in lines)
     assert "| autox3d | 3 | 3.00 | 1.50 | 7.0 |" in lines

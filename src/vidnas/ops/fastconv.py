@@ -6,8 +6,8 @@ its *backward* takes a slow generic path (pytorch/pytorch#37406, open since 2020
 of the X3D, MoViNet and Auto-X3D spaces, so this one gap made their candidates train at a tenth of the machine's
 speed. ``conv3d`` here computes the same function and both gradients with kernels oneDNN does serve fast:
 
-* the input gradient is itself a grouped conv3d: the gradient of the output (zero-interleaved where the conv is
-  strided) correlated with the spatially flipped filter, each group's in/out channels swapped;
+* the input gradient is itself a grouped conv3d: the gradient of the output correlated with the flipped filter,
+  each group's in/out channels swapped (a strided conv splits into one such conv per stride phase);
 * the weight gradient splits over the temporal taps: tap ``k`` of a t×h×w kernel is the weight gradient of a
   2D conv whose batch is (clip, output frame) and whose input is the frame that tap reads — oneDNN's 2D depthwise
   backward-weights kernel (it has one for 2D, none for 3D);
@@ -15,8 +15,8 @@ speed. ``conv3d`` here computes the same function and both gradients with kernel
 
 The forward is PyTorch's own conv3d, so outputs are bit-identical; the gradients equal PyTorch's within float
 rounding (``tests/test_fastconv.py``, a grid of kernels, strides, paddings, groups and layouts, batch 1 and odd
-sizes). Only training on CPU takes this path (grad enabled, a float32/float64 tensor, not traced, scripted,
-compiled or exported); everything else is ``F.conv3d`` itself. ``fast_training(False)`` turns it off, so a
+sizes). Only training on CPU takes this path (grad enabled, a float tensor — bf16 under autocast —, no dilation,
+not traced, scripted, compiled or exported); everything else is ``F.conv3d`` itself. ``fast_training(False)`` turns it off, so a
 benchmark can time the same network both ways.
 """
 
@@ -33,13 +33,13 @@ import torch.nn.functional as F
 Triple = tuple[int, int, int]
 
 _ENABLED = True
-SMALL_PLANE = 16
 TAPS_PLANE = 4
-"""Depthwise weight gradients on output planes up to this size (1×1, 2×2) go tap by tap (see
-``_depthwise_weight_grad_by_taps``)."""
-"""Output planes (H'·W') smaller than this take PyTorch's own weight gradient: oneDNN's 2D kernel costs ~0.3 ms a
-call whatever the size, so on 1×1 and 2×2 planes (the last stages of a 32² proxy input) the generic path is faster
-(432 channels, 8×1×1, batch 16: 0.9 ms against 2.4; 96 channels at 8×4×4: 1.2 against 0.95)."""
+"""Depthwise weight gradients on output planes (H'·W') up to this size — 1×1 and 2×2, the last stages of a 32²
+proxy input — go tap by tap (``_depthwise_weight_grad_by_taps``)."""
+SMALL_PLANE = 16
+"""Other weight gradients on planes smaller than this take PyTorch's own kernel: oneDNN's 2D kernel costs ~0.3 ms a
+call whatever the size, so on small planes the generic path is faster (432 channels, 8×1×1, batch 16: 0.9 ms
+against 2.4 for the 2D split; from 4×4 up the split wins: 96 channels at 8×4×4, 0.95 against 1.2)."""
 
 
 @contextlib.contextmanager
@@ -226,7 +226,8 @@ def _shifted(grad: torch.Tensor, first: int, last: int, start: int) -> torch.Ten
 def weight_grad(grad: torch.Tensor, x: torch.Tensor, weight: torch.Tensor, stride: Triple, padding: Triple, groups: int) -> torch.Tensor:
     """d(loss)/d(weight) of a grouped conv3d, one temporal tap at a time: tap ``k`` reads input frame
     ``t·s + k - p`` for output frame ``t``, so it is the weight gradient of a 2D grouped conv over the batch of
-    (clip, output frame) pairs whose frame lies inside the clip (the padded frames contribute zero)."""
+    (clip, output frame) pairs whose frame lies inside the clip (the padded frames contribute zero). Small output
+    planes go tap by tap (depthwise, ``TAPS_PLANE``) or to PyTorch's kernel (``SMALL_PLANE``)."""
     taps, frames, out_frames = weight.shape[2], x.shape[2], grad.shape[2]
     plane = grad.shape[-2] * grad.shape[-1]
     if plane <= TAPS_PLANE and weight.shape[0] == weight.shape[1] * groups == x.shape[1] == groups:
@@ -251,8 +252,7 @@ def weight_grad(grad: torch.Tensor, x: torch.Tensor, weight: torch.Tensor, strid
             inputs = _frames_as_batch(x[:, :, start : start + (count - 1) * stride[0] + 1 : stride[0]])
             grads = grad[:, :, first : last + 1]
         grads = _frames_as_batch(grads)
-        plane = weight[:, :, tap]
         _, result[:, :, tap], _ = torch.ops.aten.convolution_backward(
-            grads, inputs, plane, None, list(stride[1:]), list(padding[1:]), [1, 1], False, [0, 0], groups, [False, True, False]
+            grads, inputs, weight[:, :, tap], None, list(stride[1:]), list(padding[1:]), [1, 1], False, [0, 0], groups, [False, True, False]
         )
     return result
