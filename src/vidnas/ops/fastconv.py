@@ -53,10 +53,6 @@ def fast_training(enabled: bool = True) -> Iterator[None]:
         _ENABLED = previous
 
 
-def fast_training_enabled() -> bool:
-    return _ENABLED
-
-
 def _triple(value: int | Sequence[int]) -> Triple:
     if isinstance(value, int):
         return (value, value, value)
