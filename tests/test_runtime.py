@@ -246,7 +246,7 @@ def test_int8_stream_step_carries_its_state_and_the_cli(tmp_path, calibration_vi
     missing = runner.invoke(app, ["export", "movinet_a0_stream", "--stream", "--int8", "--out", str(tmp_path / "a.onnx")])
     assert missing.exit_code == 2 and "--int8 needs calibration videos" in missing.output
     unweighted = runner.invoke(app, ["export", "x3d_xs", "--int8", "--calibrate", calibration_videos[0], "--val", "data", "--out", str(tmp_path / "a.onnx")])
-    assert unweighted.exit_code == 2 and "pass --weights too" in unweighted.output
+    assert unweighted.exit_code == 2 and "give a trained network or --weights" in unweighted.output
     stray = runner.invoke(app, ["export", "x3d_xs", "--calibrate", calibration_videos[0], "--out", str(tmp_path / "a.onnx")])
     assert stray.exit_code == 2 and "belong to --int8" in stray.output
     done = runner.invoke(app, ["export", "movinet_a0_stream", "--stream", "--size", "32", "--int8", "--calibrate", calibration_videos[0],

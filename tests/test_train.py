@@ -26,7 +26,7 @@ from vidnas.train import (
     average_precision,
     classification_report,
     evaluate_candidate,
-    evaluate_checkpoint,
+    evaluate_weights,
     load_checkpoint,
     mean_average_precision,
     topk_correct,
@@ -131,8 +131,8 @@ def test_resume_reproduces_the_uninterrupted_run(data: dict[str, Path], tmp_path
 
 def test_evaluate_checkpoint_with_multiple_views(data: dict[str, Path], tmp_path: Path) -> None:
     _train(data, tmp_path / "run")
-    single = evaluate_checkpoint(tmp_path / "run", data=data["val"], classes=data["classes"])
-    multi = evaluate_checkpoint(tmp_path / "run", data=data["val"], classes=data["classes"], views=(2, 3))
+    single = evaluate_weights(tmp_path / "run" / "last.json", data=data["val"], classes=data["classes"])
+    multi = evaluate_weights(tmp_path / "run" / "last.json", data=data["val"], classes=data["classes"], views=(2, 3))
     assert single["num_clips"] == multi["num_clips"] == 8
     assert 0 <= multi["top1"] <= 1 and multi["top5"] == 1.0  # 4 classes: the top 5 hold every class
 
@@ -167,7 +167,7 @@ def test_train_and_eval_cli(data: dict[str, Path], tmp_path: Path) -> None:
     report = json.loads(evaluation.stdout)
     assert {"top1", "top5", "num_clips"} <= set(report) and report["num_clips"] == 8
     bad = runner.invoke(app, ["eval", str(tmp_path / "nothing")])
-    assert bad.exit_code == 2 and "no checkpoint sidecar" in bad.stderr
+    assert bad.exit_code == 2 and "nothing: no such file or folder" in bad.stderr
 
 
 def test_distributed_data_parallel_on_cpu_with_two_processes(data: dict[str, Path], tmp_path: Path) -> None:

@@ -27,7 +27,21 @@ def build_model(genotype, **kwargs):  # noqa: ANN001, ANN003 - thin re-export, s
 
 
 def create_model(name: str, num_classes: int | None = None, **overrides):  # noqa: ANN003, ANN201
-    """Build a zoo model by name; see :func:`vidnas.zoo.create_model`."""
+    """A network by zoo name (see :func:`vidnas.zoo.create_model`), or the trained network at a path — a search
+    folder (its best), a weights file, a checkpoint, a ``vidnas train`` run folder or a bundle — built from its
+    own genotype with its weights loaded (``num_classes`` other than its own: a fresh classifier for fine-tuning;
+    ``freeze_backbone``, ``seed``); see :func:`vidnas.weights.load_trained`."""
+    from pathlib import Path
+
+    from vidnas.zoo import REGISTRY
+
+    if name not in REGISTRY and (Path(name).exists() or name.endswith((".safetensors", ".json")) or "/" in name):
+        from vidnas.weights import load_trained
+
+        unknown = sorted(set(overrides) - {"freeze_backbone", "seed"})
+        if unknown:
+            raise TypeError(f"create_model({name!r}): a trained network takes num_classes, freeze_backbone and seed, not {', '.join(unknown)}")
+        return load_trained(name, num_classes=num_classes, **overrides)
     from vidnas.zoo import create_model as _create
 
     return _create(name, num_classes, **overrides)

@@ -9,7 +9,7 @@ from typing import Optional
 import typer
 
 from vidnas.cli._app import app, console, errors, fail, friendly_errors
-from vidnas.cli._inputs import load, load_network
+from vidnas.cli._inputs import load, load_network, trained
 from vidnas.cli._render import layer_table, profile_table
 from vidnas.errors import GenotypeError
 
@@ -71,7 +71,7 @@ def show(
 @app.command()
 @friendly_errors
 def profile(
-    file: str = typer.Argument(..., help="Genotype JSON file or zoo model name (see `vidnas zoo list`)."),
+    file: str = typer.Argument(..., help="Genotype JSON file, zoo model name (see `vidnas zoo list`) or a trained network (its weights checked)."),
     frames: Optional[int] = typer.Option(None, "--frames", min=1, help="Clip length (default: the genotype's)."),
     size: Optional[int] = typer.Option(None, "--size", min=1, help="Frame size in pixels (default: the genotype's)."),
     batch: int = typer.Option(1, "--batch", min=1, help="Batch size."),
@@ -100,7 +100,7 @@ def profile(
     if dtype not in dtypes:
         raise fail(f"--dtype must be one of {sorted(dtypes)}, got {dtype!r}")
     genotype = load(file)
-    if weights is not None:
+    if weights is not None or trained(file) is not None:
         _, info = load_network(file, weights)
         genotype = genotype.with_num_classes(info.num_classes) if info.num_classes else genotype
     result = run_profile(

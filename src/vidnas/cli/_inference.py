@@ -19,14 +19,14 @@ from vidnas.cli._render import int8_table
 @friendly_errors
 def stream(
     videos: list[str] = typer.Argument(..., help="Video file(s); several are streamed together, one batched step per frame."),
-    model: str = typer.Option(..., "--model", help="Zoo model name or genotype JSON file (a causal network)."),
+    model: str = typer.Option(..., "--model", help="A trained network (search folder, weights file, checkpoint, run folder, bundle), or a zoo name or genotype JSON file (a causal network)."),
     top_k: int = typer.Option(5, "--top-k", min=1, help="Classes to show per output."),
     fps: Optional[float] = typer.Option(None, "--fps", help="Model frame rate (default: the model's)."),
     size: Optional[int] = typer.Option(None, "--size", help="Frame size (default: the model's)."),
     max_frames: Optional[int] = typer.Option(None, "--max-frames", min=1, help="Stop after this many model frames."),
     threads: Optional[int] = typer.Option(None, "--threads", min=1),
     seed: int = typer.Option(0, "--seed", help="Weight seed when no --weights are given (random weights: meaningless classes)."),
-    weights: Optional[str] = typer.Option(None, "--weights", help="A vidnas weights file (`vidnas weights convert`): trained weights, class names printed."),
+    weights: Optional[str] = typer.Option(None, "--weights", help="Trained weights for a zoo name or genotype --model (a weights file, checkpoint or run folder): class names printed."),
     runtime: str = typer.Option("auto", "--runtime", help="auto (the fastest streaming step, measured), eager, deploy, onnxruntime, torchscript, or with a GPU cuda, cuda-fp16 or cuda-bf16 (CUDA graphs)."),
     benchmark: bool = typer.Option(False, "--benchmark", help="Decode first, then time the network steps alone; the last line is step_ms=<median>."),
     as_json: bool = typer.Option(False, "--json", help="One JSON line per output."),
@@ -54,8 +54,8 @@ def stream(
     network = selection.runtime
     mean, std = normalization(model, info)
     names = info.names() if info is not None else None
-    if weights is None:
-        errors.print("[yellow]no --weights: the network's weights are random, so its classes mean nothing[/]", highlight=False)
+    if info is None:
+        errors.print("[yellow]no trained weights: the network's weights are random, so its classes mean nothing[/]", highlight=False)
 
     def label(index: int) -> str | int:
         return names[index] if names is not None and index < len(names) else index
@@ -143,15 +143,15 @@ def _stream_benchmark(network, videos: list[str], *, fps, size: int, mean, std, 
 @app.command()
 @friendly_errors
 def export(
-    model: str = typer.Argument(..., help="Zoo model name or genotype JSON file."),
-    out: str = typer.Option(..., "--out", help="Output file."),
+    model: str = typer.Argument(..., help="A trained network (search folder, weights file, checkpoint, run folder, bundle), or a zoo name or genotype JSON file."),
+    out: Optional[str] = typer.Option(None, "--out", help="Output file (or use --bundle)."),
     format: str = typer.Option("onnx", "--format", help="onnx or torchscript."),
     stream_step: bool = typer.Option(False, "--stream", help="A single streaming step with the state as named inputs/outputs."),
     pack_4d: bool = typer.Option(False, "--pack-4d", help="Carry 5-D state as 4-D tensors (runtimes without 5-D support)."),
     frames: Optional[int] = typer.Option(None, "--frames", min=1, help="Clip length of a whole-clip export."),
     size: Optional[int] = typer.Option(None, "--size", min=8, help="Frame size."),
     seed: int = typer.Option(0, "--seed", help="Weight seed when no --weights are given."),
-    weights: Optional[str] = typer.Option(None, "--weights", help="A vidnas weights file (`vidnas weights convert`) to export with."),
+    weights: Optional[str] = typer.Option(None, "--weights", help="Trained weights for a zoo name or genotype (a weights file, checkpoint or run folder)."),
     int8: bool = typer.Option(False, "--int8", help="Post-training static int8 quantisation (ONNX, onnxruntime), calibrated on --calibrate videos."),
     calibrate: Optional[list[str]] = typer.Option(None, "--calibrate", help="A calibration video (repeat the option for more); needed by --int8."),
     check: Optional[list[str]] = typer.Option(None, "--check", help="A video to compare int8 with fp32 on (repeatable; default: the calibration videos)."),
@@ -159,14 +159,23 @@ def export(
     val: Optional[str] = typer.Option(None, "--val", help="Labelled clips (a source folder or list) to score fp32 and int8 accuracy on; needs --weights."),
     threads: Optional[int] = typer.Option(None, "--threads", min=1, help="onnxruntime threads for the comparison."),
     as_json: bool = typer.Option(False, "--json", help="Print the int8 report as one JSON object."),
+    bundle: Optional[str] = typer.Option(None, "--bundle", help="Write a deployment folder instead: model card, weights, fp32 ONNX (clip; streaming step for a causal network), int8 ONNX with --int8, labels and a standalone onnxruntime + PyAV example."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="With --bundle: replace a folder that is not empty."),
 ) -> None:
     """Export to ONNX or TorchScript, BN folded into the convs; whole clip or one streaming step. With --int8:
     the int8 ONNX graph, its activation ranges calibrated on your videos, then compared with fp32 on onnxruntime
-    (median ms per clip or per step, top-1 agreement; accuracy of both with --val and --weights)."""
+    (median ms per clip or per step, top-1 agreement; accuracy of both with --val and --weights). With --bundle DIR:
+    everything a deployment needs in one folder, each graph checked against PyTorch."""
     from vidnas.export import export_model
 
     network, info = load_network(model, weights, seed)
     network = network.eval()
+    if bundle is not None:
+        _bundle(network, info, bundle, out=out, stream_step=stream_step, pack_4d=pack_4d, frames=frames, size=size, int8=int8, calibrate=calibrate,
+                check=check, val=val, method=method, threads=threads, overwrite=overwrite, as_json=as_json)
+        return
+    if out is None:
+        raise fail("give --out FILE (or --bundle DIR)")
     if not int8:
         if calibrate or check or val:
             raise fail("--calibrate, --check and --val belong to --int8")
@@ -178,8 +187,8 @@ def export(
         raise fail("--int8 writes ONNX (no --format torchscript, no --pack-4d)")
     if not calibrate:
         raise fail("--int8 needs calibration videos: --calibrate A.mp4 [--calibrate B.mp4 ...] (clips like those the model will see)")
-    if val is not None and weights is None:
-        raise fail("--val scores trained weights: pass --weights too (random weights have no accuracy to keep)")
+    if val is not None and info is None:
+        raise fail("--val scores trained weights: give a trained network or --weights (random weights have no accuracy to keep)")
     if val is not None and stream_step:
         raise fail("--val scores whole-clip graphs; export without --stream to measure accuracy")
     from vidnas.runtime import int8_export
@@ -192,7 +201,7 @@ def export(
         from vidnas.train import evaluate_weights
 
         for name, runtime in (("fp32", fp32_runtime), ("int8", int8_runtime)):
-            report.accuracy[name] = evaluate_weights(weights, data=val, runtime=runtime)["top1"]
+            report.accuracy[name] = evaluate_weights(info, data=val, runtime=runtime)["top1"]
     if as_json:
         sys.stdout.write(json.dumps(report.as_dict()) + "\n")
         return
@@ -200,6 +209,61 @@ def export(
     compared = f"{report.checked} {'steps' if mode == 'stream' else 'clips'} of {'the --check videos' if report.held_out else 'the calibration videos'}"
     console.print(int8_table(f"{Path(out).name}: int8 against fp32 on onnxruntime ({report.calibration_inputs} calibration inputs, {method})", report, unit))
     console.print(f"agreement and error over {compared}; times: medians of interleaved calls", highlight=False)
-    if weights is None:
-        errors.print("[yellow]no --weights: random weights, so the agreement measures numerics only[/]", highlight=False)
+    if info is None:
+        errors.print("[yellow]no trained weights: random weights, so the agreement measures numerics only[/]", highlight=False)
     console.print(f"wrote {report.path}", highlight=False)
+
+
+def _bundle(network, info, folder: str, *, out, stream_step, pack_4d, frames, size, int8, calibrate, check, val, method, threads, overwrite, as_json) -> None:  # noqa: ANN001
+    """``vidnas export --bundle``: refuse the options that belong to a single file, then write and report the folder."""
+    from vidnas.export import export_bundle
+
+    if info is None:
+        raise fail("a bundle carries trained weights: give a trained network (search folder, weights file, checkpoint, run folder) or --weights")
+    given = [flag for flag, value in (("--out", out), ("--stream", stream_step), ("--pack-4d", pack_4d), ("--frames", frames), ("--size", size),
+                                      ("--check", check), ("--val", val)) if value]
+    if given:
+        raise fail(f"--bundle writes every graph at the network's own input: drop {', '.join(given)}")
+    result = export_bundle(network, info, folder, int8=int8, calibrate=calibrate or (), method=method, threads=threads, overwrite=overwrite)
+    if as_json:
+        sys.stdout.write(json.dumps({"folder": str(result.folder), "files": result.files, "errors": result.errors, "int8": result.int8}) + "\n")
+        return
+    checked = ", ".join(f"{graph} within {error:.1e}" for graph, error in result.errors.items())
+    console.print(f"wrote {result.folder}/: {', '.join(result.files)}", highlight=False)
+    console.print(f"checked against PyTorch: {checked} (relative logit error)", highlight=False)
+    if result.int8:
+        console.print(f"int8: top-1 agreement {result.int8['agreement']:.1%} over {result.int8['checked']} clips, {result.int8['int8_ms']:.2f} vs "
+                      f"{result.int8['fp32_ms']:.2f} ms fp32", highlight=False)
+    console.print(f"try it: python {result.folder / 'example.py'} VIDEO.mp4", highlight=False)
+
+
+@app.command()
+@friendly_errors
+def benchmark(
+    network: str = typer.Argument(..., help="A trained network: a search folder (its best), weights file, checkpoint, run folder or bundle."),
+    data: Optional[str] = typer.Option(None, "--data", help="Labelled clips to score on (class folders or a list; default: the built-in validation split, when the network has its classes)."),
+    classes: Optional[str] = typer.Option(None, "--classes", help="Class-list file for list sources."),
+    runtime: Optional[str] = typer.Option(None, "--runtime", help="Comma list of runtimes (default: every available one: eager, deploy, onnxruntime, torchscript, onnxruntime-int8, and the cuda ones with a GPU)."),
+    int8: bool = typer.Option(True, "--int8/--no-int8", help="Include onnxruntime int8, calibrated on clips of --data."),
+    threads: Optional[int] = typer.Option(None, "--threads", min=1, help="Threads every runtime may use (default: torch's)."),
+    rounds: int = typer.Option(15, "--rounds", min=1, help="Timing rounds (the runtimes take turns each round)."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Accuracy and latency of one trained network on every runtime, in one table: top-1/top-5 on your clips,
+    agreement with PyTorch eager, median ms per clip (batch 1) timed in turns, and ms per streaming step for a
+    causal network — what each deployment choice costs."""
+    from vidnas.train import benchmark_network
+
+    names = [n.strip() for n in runtime.split(",") if n.strip()] if runtime else None
+    result = benchmark_network(network, data=data, classes=classes, threads=threads, runtimes=names, int8=int8, rounds=rounds,
+                               log=lambda line: errors.print(f"[dim]{line}[/]", highlight=False))
+    if as_json:
+        sys.stdout.write(json.dumps(result.as_dict()) + "\n")
+        return
+    from vidnas.cli._render import benchmark_table
+
+    console.print(benchmark_table(result))
+    if result.calibration:
+        console.print(f"[dim]int8 calibrated on {result.calibration} (the scored clips themselves: an optimistic setting)[/]", highlight=False)
+    machine = result.machine
+    console.print(f"[dim]{machine.get('cpu')}, {machine.get('cores')} cores, torch {machine.get('torch')}; medians over {rounds} interleaved rounds[/]", highlight=False)

@@ -1,5 +1,5 @@
-"""What commands read from the user: a model (zoo name or genotype file) with its weights and normalisation,
-a data source, and the ``KEY=VALUE`` / comma-list option forms."""
+"""What commands read from the user: a network (zoo name, genotype file or trained network) with its weights and
+normalisation, a data source, and the ``KEY=VALUE`` / comma-list option forms."""
 
 from __future__ import annotations
 
@@ -11,11 +11,32 @@ from vidnas.cli._app import errors
 from vidnas.errors import VidnasError
 
 
+def trained(source: str):  # noqa: ANN201 - WeightsInfo | None
+    """The record of ``source`` when it is a trained network (a weights file or its sidecar, a checkpoint, a run,
+    search or bundle folder), else None (a zoo name or a genotype file)."""
+    from vidnas.weights import read_info
+
+    path = Path(source)
+    if path.is_dir() or path.suffix == ".safetensors":
+        return read_info(path)
+    if path.suffix == ".json" and path.is_file():
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            return None  # the genotype loader words the problem
+        if isinstance(data, dict) and ("vidnas_weights" in data or ("recipe" in data and "genotype" in data)):
+            return read_info(path)
+    return None
+
+
 def load(source: str):  # noqa: ANN201 - Genotype | Ensemble
-    """A genotype from a JSON file path or a zoo model name."""
+    """A genotype from a zoo model name, a genotype JSON file, or a trained network (its own genotype)."""
     from vidnas.genotype import load_genotype
     from vidnas.zoo import REGISTRY, get_genotype, model_info
 
+    info = trained(source)
+    if info is not None:
+        return info.architecture()
     path = Path(source)
     if path.exists() or source.endswith(".json") or "/" in source:
         return load_genotype(path)
@@ -26,22 +47,27 @@ def load(source: str):  # noqa: ANN201 - Genotype | Ensemble
 
 
 def load_network(source: str, weights: Optional[str], seed: int = 0):  # noqa: ANN201 - (network, WeightsInfo | None)
-    """The network of a zoo name or genotype file, with a vidnas weights file loaded when given (every tensor
-    checked; see `vidnas weights convert`)."""
+    """The network of ``source`` with its trained weights: a trained network (weights file, checkpoint, run,
+    search or bundle folder) as it is, or a zoo name / genotype file with ``weights`` (any of those forms) loaded
+    into it — every tensor checked; random weights (``seed``) when there are none."""
     from vidnas.network import build_model
-
-    genotype = load(source)
-    network = build_model(genotype, seed=seed)
-    if weights is None:
-        return network, None
     from vidnas.weights import load_weights, read_info
 
-    info = read_info(weights)
-    info.require_model(genotype.name)
+    info = trained(source)
+    if info is not None and weights is not None:
+        raise VidnasError(f"{source} is a trained network already: drop --weights {weights} (or give a genotype or zoo name with it)")
+    genotype = load(source)
+    if info is None and weights is not None:
+        info = read_info(weights)
+        if info.genotype is None:
+            info.require_model(genotype.name)
+    if info is None:
+        return build_model(genotype, seed=seed), None
     if info.num_classes is not None and info.num_classes != genotype.head.num_classes:
-        network = build_model(genotype.with_num_classes(info.num_classes), seed=seed)
-    report = load_weights(network, weights, new_head=False)
-    errors.print(f"[dim]weights {weights}: {report.describe()}[/]", highlight=False)
+        genotype = genotype.with_num_classes(info.num_classes)
+    network = build_model(genotype, seed=seed)
+    report = load_weights(network, info.path, new_head=False)
+    errors.print(f"[dim]weights {info.path}: {report.describe()}[/]", highlight=False)
     return network, info
 
 

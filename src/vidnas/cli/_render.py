@@ -149,3 +149,28 @@ def stage_progress(progress: Any, description: Callable[[str], str] = lambda kin
         progress.update(tasks[kind], completed=done)
 
     return update
+
+
+def benchmark_table(result: Any) -> Table:
+    """``vidnas benchmark``: accuracy and latency per runtime (``vidnas.train.Benchmark``), fastest marked."""
+    available = [r for r in result.rows if r.unavailable is None]
+    eager = next((r for r in available if r.runtime == "eager"), None)
+    fastest = min((r for r in available if r.median_ms is not None), key=lambda r: r.median_ms, default=None)
+    streams = any(r.step_ms is not None for r in available)
+    table = Table(title=f"{result.network}: {result.clips} clips of {result.data}, batch 1, {result.threads} thread(s)", header_style="bold")
+    for name, justify in (("runtime", "left"), ("top-1", "right"), ("top-5", "right"), ("agrees with eager", "right"), ("ms / clip", "right"),
+                          ("p10–p90", "right"), ("× eager speed", "right")) + ((("ms / stream step", "right"),) if streams else ()):
+        table.add_column(name, justify=justify)
+    for row in result.rows:
+        if row.unavailable is not None:
+            table.add_row(row.runtime, f"[dim]unavailable: {row.unavailable}[/]", *[""] * (6 + streams))
+            continue
+        speed = f"{eager.median_ms / row.median_ms:.2f}" if eager and eager.median_ms and row.median_ms else "—"
+        cells = [row.runtime + (" (fastest)" if row is fastest else ""), f"{row.top1:.3f}" if row.top1 is not None else "—",
+                 f"{row.top5:.3f}" if row.top5 is not None else "—", f"{row.agreement:.1%}" if row.agreement is not None else "—",
+                 f"{row.median_ms:.2f}" if row.median_ms is not None else "—",
+                 f"{row.p10_ms:.2f}–{row.p90_ms:.2f}" if row.p10_ms is not None else "—", speed]
+        if streams:
+            cells.append(f"{row.step_ms:.2f}" if row.step_ms is not None else "—")
+        table.add_row(*cells, style="bold" if row is fastest else None)
+    return table

@@ -115,7 +115,10 @@ def search(
     if finals:
         console.print(retrained_table(finals, SHORT))
         console.print(verdict(finals, (result.outputs.get("probe") or {}).get("chance")), highlight=False)
-    if result.best is not None:
+    if result.outputs.get("weights"):
+        console.print(f"trained network: {result.outputs['weights']} (+ best.json, model card {result.outputs['card']}); next: "
+                      f"vidnas eval {out} --data VIDEOS, vidnas export {out} --bundle DIR, vidnas benchmark {out} --data VIDEOS", highlight=False)
+    elif result.best is not None:
         console.print(f"best genotype: {result.outputs.get('best')}", highlight=False)
     console.print(f"report: {result.outputs.get('report')}", highlight=False)
     console.print(f"study: --study {study} --storage {result.storage}", highlight=False)

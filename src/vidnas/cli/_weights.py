@@ -32,13 +32,15 @@ def weights_convert(
 
 @weights_app.command("info")
 @friendly_errors
-def weights_info(file: str = typer.Argument(..., help="A vidnas weights file.")) -> None:
-    """What a weights file holds: model, classes, label set, preprocessing and source."""
+def weights_info(file: str = typer.Argument(..., help="A trained network: weights file, checkpoint, run, search or bundle folder.")) -> None:
+    """What a trained network's file holds: model, classes, label set, preprocessing, source, and for a network vidnas
+    trained its accuracy, costs and recipe."""
     from vidnas.weights import read_info, read_weights
 
     info = read_info(file)
-    tensors = read_weights(file)
+    tensors = read_weights(info.path)
     names = info.names()
-    sys.stdout.write(json.dumps({"file": file, "model": info.model, "tensors": len(tensors), "num_classes": info.num_classes,
-                                 "label_set": info.label_set, "first_classes": names[:5] if names else None,
-                                 "preprocessing": info.preprocessing, "source": info.source}, indent=1) + "\n")
+    summary = {"file": str(info.path), "kind": info.kind, "model": info.model, "tensors": len(tensors), "num_classes": info.num_classes,
+               "label_set": info.label_set, "first_classes": names[:5] if names else None, "preprocessing": info.preprocessing, "source": info.source}
+    summary |= {k: v for k, v in (("metrics", info.metrics), ("costs", info.costs)) if v}
+    sys.stdout.write(json.dumps(summary, indent=1) + "\n")

@@ -98,7 +98,8 @@ def parse_genotype(data: dict[str, Any] | str, *, source: str | None = None, che
 
 
 def load_genotype(path: str | Path, *, check: bool = True) -> AnyGenotype:
-    """Read a genotype JSON file; errors name the file."""
+    """Read a genotype JSON file — or the genotype a trained network's sidecar carries (a weights file's or a
+    training checkpoint's ``.json``: ``{"genotype": {...}, ...}``); errors name the file."""
     path = Path(path)
     if not path.is_file():
         raise GenotypeError("", "no such file" if not path.exists() else "not a file", source=str(path))
@@ -106,7 +107,16 @@ def load_genotype(path: str | Path, *, check: bool = True) -> AnyGenotype:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise GenotypeError("", f"cannot read: {error}", source=str(path)) from None
-    return parse_genotype(text, source=str(path), check=check)
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        return parse_genotype(text, source=str(path), check=check)  # the parser words the JSON error
+    if isinstance(data, dict) and isinstance(data.get("genotype"), dict) and ("vidnas_weights" in data or "recipe" in data):
+        return parse_genotype(data["genotype"], source=f"{path} (its genotype)", check=check)
+    if isinstance(data, dict) and "vidnas_weights" in data:
+        raise GenotypeError("", f"a weights sidecar for the zoo model {data.get('model')!r} without a genotype: use the zoo name "
+                            f"{data.get('model')!r} (with --weights {path.with_suffix('.safetensors')})", source=str(path))
+    return parse_genotype(data, source=str(path), check=check)
 
 
 def save_genotype(genotype: AnyGenotype, path: str | Path) -> None:

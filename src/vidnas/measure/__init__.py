@@ -11,7 +11,7 @@ import torch
 from vidnas.genotype import Genotype
 from vidnas.measure._counts import MAC_CONVENTION, MacCount, ParameterCount, count_macs, count_parameters
 from vidnas.measure._predictor import LatencyPredictor, calibrate, genotype_ops, spearman
-from vidnas.measure._timing import Latency, PeakMemory, measure_latency, measure_peak_memory, torch_threads
+from vidnas.measure._timing import Latency, PeakMemory, machine, measure_latency, measure_peak_memory, torch_threads
 
 
 @dataclass(frozen=True)
@@ -110,6 +110,7 @@ __all__ = [
     "Profile",
     "count_macs",
     "count_parameters",
+    "machine",
     "measure_latency",
     "measure_peak_memory",
     "profile",

@@ -46,6 +46,24 @@ def torch_threads(threads: int | None) -> Iterator[int]:
         torch.set_num_threads(previous)
 
 
+def machine(threads: int | None = None) -> dict[str, Any]:
+    """The machine a timing was taken on, as a model card or report names it: CPU model, cores, the threads
+    timed with, GPU (when torch sees one), torch and Python versions, operating system."""
+    import platform
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            cpu = next((line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")), cpu)
+    except OSError:
+        pass
+    out: dict[str, Any] = {"cpu": cpu, "cores": os.cpu_count(), "threads": threads or torch.get_num_threads(), "torch": torch.__version__,
+                           "python": platform.python_version(), "system": f"{platform.system()} {platform.release()}"}
+    if torch.cuda.is_available():
+        out["gpu"] = torch.cuda.get_device_name(0)
+    return out
+
+
 def _move(inputs, device: torch.device, memory_format: torch.memory_format, dtype: torch.dtype | None):  # noqa: ANN001, ANN202
     if isinstance(inputs, dict):
         return {k: _move(v, device, memory_format, dtype) for k, v in inputs.items()}

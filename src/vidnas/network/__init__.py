@@ -9,7 +9,7 @@ import torch
 
 from vidnas.genotype import AnyGenotype, Ensemble, Genotype, load_genotype, parse_genotype
 from vidnas.network._builder import BuildContext, build_layer, build_sequence
-from vidnas.network._model import EnsembleNet, VidNet
+from vidnas.network._model import EnsembleNet, VidNet, streaming_blockers
 from vidnas.ops import ClassifierHead, WeightedFusion
 from vidnas.ops.init import initialise
 
@@ -89,4 +89,4 @@ def _build_network(genotype: Genotype) -> VidNet:
     return model
 
 
-__all__ = ["BuildContext", "EnsembleNet", "VidNet", "as_genotype", "build_layer", "build_model", "build_sequence"]
+__all__ = ["BuildContext", "EnsembleNet", "VidNet", "as_genotype", "build_layer", "build_model", "build_sequence", "streaming_blockers"]

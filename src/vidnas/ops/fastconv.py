@@ -147,7 +147,7 @@ def input_grad(grad: torch.Tensor, weight: torch.Tensor, size: Triple, stride: T
                 window = grad[:, :, time_phase.start : time_phase.end, height_phase.start : height_phase.end, width_phase.start : width_phase.end]
                 pads = [max(part.before, part.after) for part in parts]
                 out = F.conv3d(window, sub, None, 1, pads, 1, groups)
-                target.copy_(out[:, :, *(slice(pad - part.before, pad - part.before + part.count) for pad, part in zip(pads, parts))])
+                target.copy_(out[(slice(None), slice(None), *(slice(pad - part.before, pad - part.before + part.count) for pad, part in zip(pads, parts)))])
     return result
 
 

@@ -73,11 +73,16 @@ def write_search_outputs(study: Any, out: str | Path, *, keep: int = 5) -> dict[
         (best_dir / f"rank{rank}_trial{trial.number:04d}.json").write_text(trial.genotype.to_json() + "\n", encoding="utf-8")
     finals = _final_rows(study)
     winner = next((r for r in finals if r["winner"]), None)
-    if winner is not None:  # the winner of the final retraining, which may be a baseline (the report says so)
+    from vidnas.report._answer import write_answer
+
+    for stale in ("best.safetensors", "best.md"):
+        (out / stale).unlink(missing_ok=True)
+    weights = write_answer(study, out, finals, trials, search_probe(study).get("chance")) if ok or winner else None
+    if weights is None and winner is not None:  # the winner of the final retraining, which may be a baseline (the report says so)
         from vidnas.genotype import parse_genotype
 
         (out / "best.json").write_text(parse_genotype(winner["genotype"]).to_json() + "\n", encoding="utf-8")
-    elif ok:
+    elif weights is None and ok:
         (out / "best.json").write_text(ok[0].genotype.to_json() + "\n", encoding="utf-8")
     ensemble = None
     if len(ok) >= 2:  # EvaNet's recipe: an ensemble of the top *and* diverse architectures
@@ -106,7 +111,8 @@ def write_search_outputs(study: Any, out: str | Path, *, keep: int = 5) -> dict[
             if folder.is_dir() and folder.name not in wanted:
                 shutil.rmtree(folder)
     report = build_report(study, out, trials=trials)
-    return {"best": str(out / "best.json") if ok or winner else None, "final": finals, "probe": search_probe(study), "ensemble": str(ensemble) if ensemble else None, "pareto": str(pareto_dir), "report": str(report), "pareto_trials": [t.number for t in front]}
+    return {"best": str(out / "best.json") if ok or winner else None, "weights": str(weights) if weights else None,
+            "card": str(out / "best.md") if weights else None, "final": finals, "probe": search_probe(study), "ensemble": str(ensemble) if ensemble else None, "pareto": str(pareto_dir), "report": str(report), "pareto_trials": [t.number for t in front]}
 
 
 # ------------------------------------------------------------------------------------------------ plots

@@ -734,7 +734,7 @@ class Search:
     def _record_final(self, job: Job, result: CandidateResult) -> None:
         metrics = {k: v for k, v in result.metrics().items() if k != "loss_curve"}
         entry = dict(job.attrs["entry"], genotype=job.attrs["genotype"], seed=job.attrs["seed"], status=result.status,
-                     reason=result.reason, metrics=metrics)
+                     reason=result.reason, metrics=metrics, checkpoint=str((self.out / "final" / job.final).resolve()))
         self.study.set_final(job.final, entry)
         if self.progress:
             self.progress.final_done()

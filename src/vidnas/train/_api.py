@@ -169,49 +169,53 @@ def load_checkpoint(path: str | Path, *, tag: str | None = None):  # noqa: ANN20
     return model.eval(), sidecar
 
 
-def evaluate_checkpoint(path: str | Path, *, data: str | Path | None = None, classes: str | Path | None = None, views: tuple[int, int] = (1, 1), device: str = "cpu",
-                        runtime: str | None = None) -> dict[str, Any]:
-    """Evaluate a checkpoint on ``data`` (default: the built-in validation split) with clips × crops views
-    (``runtime``: see ``evaluate``)."""
-    model, sidecar = load_checkpoint(path)
-    recipe = Recipe.model_validate(sidecar["recipe"]).model_copy(update={"eval_views": views})
-    if data is None:
-        _, source = resolve_data(None)
-    else:
-        source, _ = resolve_data(data, classes=classes)
-    norm = sidecar.get("normalization")
-    dataset = clip_dataset(source, recipe, model.genotype, train=False, normalization=(norm["mean"], norm["std"]) if norm else None)
+def evaluate_weights(path: Any, *, data: str | Path | None = None, classes: str | Path | None = None, views: tuple[int, int] = (1, 1),  # noqa: ANN401
+                     device: str = "cpu", batch_size: int | None = None, runtime: Any = None) -> dict[str, Any]:
+    """Evaluate a trained network — any form ``vidnas.weights.read_info`` reads (weights file, checkpoint, run,
+    search or bundle folder), or its record — on labelled ``data`` (default: the built-in validation split) with
+    clips × crops ``views``, its clips cut and normalised as it was trained (``runtime``: see ``evaluate``).
+
+    The data's classes are matched to the network's class names (a few Kinetics classes of your own are scored
+    against all 400/600 outputs of converted weights); without names to match, the class counts must agree."""
+    from vidnas.weights import WeightsInfo, load_trained, read_info
+
+    info = path if isinstance(path, WeightsInfo) else read_info(path)
+    model = load_trained(info.path).eval()
+    dataset, recipe = trained_clips(info, model, data, classes=classes, views=views, batch_size=batch_size)
     return evaluate(model.to(device), dataset, batch_size=recipe.batch_size, device=device, runtime=runtime)
 
 
-def evaluate_weights(path: str | Path, *, data: str | Path, classes: str | Path | None = None, views: tuple[int, int] = (1, 1),
-                     device: str = "cpu", batch_size: int = 8, runtime: Any = None) -> dict[str, Any]:
-    """Evaluate a zoo model with a vidnas weights file (``vidnas weights convert``) on labelled ``data``.
+def trained_clips(info: Any, model: Any, data: str | Path | None, *, classes: str | Path | None = None, views: tuple[int, int] = (1, 1),  # noqa: ANN401
+                  batch_size: int | None = None) -> tuple[Any, Recipe]:
+    """(evaluation clips of ``data`` for the trained network ``model`` with record ``info``, the recipe they were
+    cut with): the network's clip geometry and normalisation, its class names matched to the data's."""
+    from vidnas.weights import WeightsError
 
-    The data's classes are matched to the weights' label set by name (a few Kinetics classes of your own are
-    scored against all 400/600 outputs); without names to match, the class counts must agree."""
-    from vidnas.weights import WeightsError, read_info
-    from vidnas.zoo import create_model
-
-    info = read_info(path)
-    if info.model is None:
-        raise WeightsError(f"{path}: its sidecar does not name a zoo model (was it written by `vidnas weights convert`?)")
-    model = create_model(info.model, weights=path).eval()
-    source, _ = resolve_data(data, classes=classes)
-    names = info.names()
+    if data is None:
+        _, source = resolve_data(None)
+        where = "the built-in validation split"
+    else:
+        source, _ = resolve_data(data, classes=classes)
+        where = str(data)
+    names, outputs = info.names(), model.genotype.head.num_classes
     mapping = None
     if names is not None and set(source.classes) <= set(names):
         mapping = [names.index(c) for c in source.classes]
-    elif len(source.classes) != model.genotype.head.num_classes:
-        raise WeightsError(f"{data}: its {len(source.classes)} classes are neither names of the weights' label set "
-                           f"({info.label_set or 'none given'}) nor as many as the network's {model.genotype.head.num_classes} outputs")
+    elif len(source.classes) != outputs:
+        known = f" ({', '.join(names[:6])}{', ...' if len(names) > 6 else ''})" if names else ""
+        hint = ": pass --data with labelled clips of its classes" if data is None else ""
+        raise WeightsError(f"{info.path} was trained on {outputs} classes{known}; {where} has {len(source.classes)} "
+                           f"({', '.join(list(source.classes)[:6])}{', ...' if len(source.classes) > 6 else ''}), neither the same names nor as many{hint}")
     pre = info.preprocessing
-    recipe = Recipe(eval_views=views, batch_size=batch_size)
+    crop = pre.get("crop") or [None]
+    geometry = {k: v for k, v in (("frames", pre.get("frames")), ("size", crop[0]), ("frame_stride", pre.get("frame_stride"))) if v}
+    recipe = Recipe.model_validate(info.recipe) if info.recipe else Recipe()
+    recipe = recipe.model_copy(update={"eval_views": views, "batch_size": batch_size or recipe.batch_size, **geometry})
     normalization = (list(pre["mean"]), list(pre["std"])) if "mean" in pre and "std" in pre else None
     dataset = clip_dataset(source, recipe, model.genotype, train=False, normalization=normalization)
-    if mapping is not None:
+    if mapping is not None and list(source.classes) != names:
         dataset = _RelabelledClips(dataset, mapping, names)
-    return evaluate(model.to(device), dataset, batch_size=recipe.batch_size, device=device, runtime=runtime)
+    return dataset, recipe
 
 
 class _RelabelledClips:

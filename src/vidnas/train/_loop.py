@@ -183,6 +183,7 @@ def evaluate(model: nn.Module, dataset: Dataset, *, batch_size: int | None = Non
     report = classification_report(logits, target, classes)
     report["loss"] = float(F.cross_entropy(logits, target))
     report["p_true"] = float(torch.softmax(logits, dim=1).gather(1, target[:, None]).mean())
+    report["predictions"] = logits.argmax(1).tolist()  # per video, in dataset order (runtimes are compared on them)
     if selection is not None:
         report["runtime"] = selection.as_dict()
     return report

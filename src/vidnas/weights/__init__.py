@@ -6,13 +6,16 @@ network's parameter names, checks every tensor and writes safetensors plus a JSO
 set, preprocessing). ``vidnas.create_model(name, weights=FILE)`` and ``--weights FILE`` load it.
 """
 
+from vidnas.weights._card import model_card
 from vidnas.weights._convert import FORMATS, Conversion, convert, detect_format
 from vidnas.weights._files import (
     LABEL_SETS,
     LoadReport,
+    FOLDER_TAGS,
     WeightsError,
     WeightsInfo,
     labels,
+    load_trained,
     load_weights,
     read_info,
     read_weights,
@@ -28,6 +31,9 @@ __all__ = [
     "LoadReport",
     "WeightsError",
     "WeightsInfo",
+    "FOLDER_TAGS",
+    "load_trained",
+    "model_card",
     "convert",
     "detect_format",
     "labels",
