@@ -438,6 +438,7 @@ def test_cli_search_end_to_end_with_real_training(tmp_path: Path) -> None:
     rebuilt = _vidnas("report", "--study", "search", "--storage", f"sqlite:///{out / 'study.db'}", "--out", str(tmp_path / "again"), env=env)
     assert rebuilt.returncode == 0, rebuilt.stderr
     assert (tmp_path / "again" / "report.html").is_file() and (tmp_path / "again" / "pareto.png").is_file()
+    assert "trained network:" in rebuilt.stdout and (tmp_path / "again" / "best.md").is_file()  # the answer, from the study and its checkpoints
 
 
 def test_cli_search_errors_are_specific(tmp_path: Path) -> None:

@@ -107,6 +107,9 @@ def test_what_is_not_a_trained_network_is_refused_saying_what_it_is(run_folder: 
     (tmp_path / "zoo.json").write_text(json.dumps({"vidnas_weights": 1, "model": "x3d_xs"}))
     with pytest.raises(GenotypeError, match="without a genotype: use the zoo name 'x3d_xs'"):
         load_genotype(tmp_path / "zoo.json")
+    (tmp_path / "zoo.safetensors").write_bytes(b"")
+    with pytest.raises(WeightsError, match="names the zoo model x3d_xs but carries no genotype .* --weights"):
+        load_trained(tmp_path / "zoo.safetensors")  # converted by an older vidnas: the zoo name must come with it
 
 
 def test_evaluation_matches_the_data_to_the_network_by_class_names(run_folder: Path, videos: dict[str, Path]) -> None:
@@ -167,6 +170,10 @@ def test_from_a_search_on_your_videos_to_a_deployed_and_fine_tuned_network(tmp_p
     evaluated = _vidnas("eval", out, "--data", held_out["val"].parent / "val", "--json")
     assert evaluated.returncode == 0, evaluated.stderr[-2000:]
     assert json.loads(evaluated.stdout.strip().splitlines()[-1])["num_clips"] == 8
+    own = _vidnas("eval", out, "--json", "--runtime", "eager")  # no --data: the search's own validation clips, as its record names them
+    assert own.returncode == 0, own.stderr[-2000:]
+    report = json.loads(own.stdout.strip().splitlines()[-1])
+    assert report["num_clips"] == 12 and report["top1"] == pytest.approx(info.metrics["file"]["accuracy"], abs=1e-6)
 
     bundle = tmp_path / "deploy"
     exported = _vidnas("export", out, "--bundle", bundle)

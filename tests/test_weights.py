@@ -251,10 +251,11 @@ def _weights_file(name: str, folder: Path, favour: int | None = None, **sidecar)
     ``favour``: a class the classifier's bias makes the prediction for every clip."""
     from vidnas.weights import save_weights
 
-    state = vidnas.create_model(name, seed=5).state_dict()
+    network = vidnas.create_model(name, seed=5)
+    state = network.state_dict()
     if favour is not None:
         state["head.fc.bias"][favour] = 1e4
-    return save_weights(state, folder / f"{name}.safetensors", model=name, **sidecar)
+    return save_weights(state, folder / f"{name}.safetensors", model=name, genotype=json.loads(network.genotype.to_json(indent=None)), **sidecar)
 
 
 def test_cli_converts_and_describes(tmp_path: Path) -> None:

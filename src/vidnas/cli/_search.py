@@ -3,6 +3,7 @@ only turns the options a user gave into one (``search_config``) and shows the re
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Optional
 
 import typer
@@ -131,9 +132,14 @@ def report(
     storage: str = typer.Option(..., "--storage", help="Optuna storage URL, e.g. sqlite:///vidnas-search/study.db."),
     out: str = typer.Option(..., "--out", help="Folder for report.html and the PNGs."),
 ) -> None:
-    """Rebuild a search's report (HTML + PNGs) from its study."""
-    from vidnas.report import build_report
+    """Rebuild a search's report (HTML + PNGs) and its trained answer (best.safetensors + best.json + the model
+    card best.md, while the checkpoints it names exist) from its study."""
+    from vidnas.report import build_report, write_trained_answer
     from vidnas.search import Study
 
-    path = build_report(Study.load(study, storage), out)
+    loaded = Study.load(study, storage)
+    path = build_report(loaded, out)
     console.print(f"report: {path}", highlight=False)
+    weights = write_trained_answer(loaded, out)
+    if weights is not None:
+        console.print(f"trained network: {weights} (model card {Path(out) / 'best.md'})", highlight=False)

@@ -60,7 +60,7 @@ def train(
 @friendly_errors
 def eval_command(
     network: str = typer.Argument(..., help="A trained network: a search folder (its best), a weights file, a checkpoint (.json/.safetensors), a `vidnas train` run folder (its best) or a bundle."),
-    data: Optional[str] = typer.Option(None, "--data", help="Labelled source or clip cache (default: the built-in validation split, when the network has its classes)."),
+    data: Optional[str] = typer.Option(None, "--data", help="Labelled source or clip cache (default: the validation clips the network's record names, e.g. its search's; else the built-in validation split)."),
     classes: Optional[str] = typer.Option(None, "--classes", help="Class-list file for list sources."),
     views: str = typer.Option("1x1", "--views", help="CLIPSxCROPS test views, e.g. 10x3."),
     device: str = typer.Option("cpu", "--device"),

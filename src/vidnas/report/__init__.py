@@ -78,6 +78,7 @@ def write_search_outputs(study: Any, out: str | Path, *, keep: int = 5) -> dict[
     for stale in ("best.safetensors", "best.md"):
         (out / stale).unlink(missing_ok=True)
     weights = write_answer(study, out, finals, trials, search_probe(study).get("chance")) if ok or winner else None
+    # (``write_trained_answer`` writes the same from a stored study alone: ``vidnas report``)
     if weights is None and winner is not None:  # the winner of the final retraining, which may be a baseline (the report says so)
         from vidnas.genotype import parse_genotype
 
@@ -113,6 +114,17 @@ def write_search_outputs(study: Any, out: str | Path, *, keep: int = 5) -> dict[
     report = build_report(study, out, trials=trials)
     return {"best": str(out / "best.json") if ok or winner else None, "weights": str(weights) if weights else None,
             "card": str(out / "best.md") if weights else None, "final": finals, "probe": search_probe(study), "ensemble": str(ensemble) if ensemble else None, "pareto": str(pareto_dir), "report": str(report), "pareto_trials": [t.number for t in front]}
+
+
+def write_trained_answer(study: Any, out: str | Path) -> Path | None:
+    """``best.safetensors`` + ``best.json`` + ``best.md`` of a stored search in ``out`` (``report._answer``); None
+    when no trained checkpoint of its answer exists."""
+    from vidnas.report._answer import write_answer
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    trials = study.trials()
+    return write_answer(study, out, _final_rows(study), trials, search_probe(study).get("chance"))
 
 
 # ------------------------------------------------------------------------------------------------ plots
@@ -363,4 +375,4 @@ def _final_section(rows: list[dict[str, Any]], config: dict[str, Any], chance: f
             f"{rows[0]['seeds']} seeds each; accuracy on the validation split. <code>best.json</code> is the winner (bold).</p><table>{head}{''.join(body)}</table>")
 
 
-__all__ = ["write_search_outputs", "build_report", "plot_pareto", "plot_progress", "plot_architecture", "pareto_trials", "hypervolume_curve"]
+__all__ = ["write_search_outputs", "write_trained_answer", "build_report", "plot_pareto", "plot_progress", "plot_architecture", "pareto_trials", "hypervolume_curve"]

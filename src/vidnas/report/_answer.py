@@ -107,6 +107,7 @@ def write_answer(study: Any, out: Path, rows: list[dict[str, Any]], trials: list
             "val": config.get("val") or (f"{config['val_fraction']:.0%} of the training videos" if config.get("val_fraction") and config.get("data")
                                          else "built-in data set (validation split)"),
             "classes": len(checkpoint.names() or []) or None, "val_clips": row.get("val_clips")}
+    data |= {f"{k}_path": v for k, v in json.loads(study.study.user_attrs.get("vidnas.data", "{}")).items()}  # what vidnas read: sources or clip caches
     source = {"search": study.name, "folder": str(Path(config.get("out") or out)), "kind": row.get("kind"), "what": KINDS.get(row.get("kind")), "candidate": row.get("name"),
               "checkpoint": str(chosen["checkpoint"]), "vidnas": __version__}
     genotype = checkpoint.genotype

@@ -28,6 +28,7 @@ from vidnas.runtime._runtimes import (
     describe,
     make_runtime,
     select_runtime,
+    time_in_turns,
 )
 from vidnas.runtime._cuda import REDUCED_TOLERANCE, CudaRuntime
 from vidnas.runtime._quantize import (
@@ -74,4 +75,5 @@ __all__ = [
     "describe",
     "make_runtime",
     "select_runtime",
+    "time_in_turns",
 ]

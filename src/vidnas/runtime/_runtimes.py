@@ -394,18 +394,20 @@ STEP_BLOCK = 5
 
 def time_in_turns(calls: dict[str, tuple[Runtime, Callable[[], Any]]], rounds: int, block: int = 1) -> dict[str, list[float]]:
     """ms per call of each (runtime, call), the runtimes taking turns for ``rounds`` rounds (so drift of the
-    machine's speed hits all alike), ``block`` consecutive calls per turn: with ``block`` > 1 one untimed call
-    comes first in each turn, since the call right after another runtime's refills the caches — a streaming
-    step is then timed as a stream runs it, one runtime many times in a row."""
+    machine's speed hits all alike), ``block`` consecutive timed calls per turn after one untimed call. The untimed
+    call pays for what the previous runtime left behind: cold caches, and after onnxruntime its intra-op threads,
+    which spin on for a while after a run — a PyTorch call right after an onnxruntime one took 13–16 ms where it
+    takes 6 alone (2 cores, the 26-MMAC X3D of the main job), which made every torch runtime look 2× slower than
+    it is. With ``block`` > 1 a streaming step is timed as a stream runs it, one runtime many times in a row."""
     times: dict[str, list[float]] = {name: [] for name in calls}
     for _ in range(rounds):
         for name, (runtime, call) in calls.items():
             with runtime.running():
-                for index in range(block + (block > 1)):
+                call()
+                for _ in range(block):
                     start = time.perf_counter()
                     call()
-                    if block == 1 or index > 0:
-                        times[name].append((time.perf_counter() - start) * 1000)
+                    times[name].append((time.perf_counter() - start) * 1000)
     return times
 
 

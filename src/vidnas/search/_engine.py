@@ -378,6 +378,7 @@ class Search:
         elif changed := config.changed_from(stored_config):
             raise VidnasError(f"study {self.study_name!r} in {self.storage} was started with other settings ({', '.join(changed)}); "
                               "use another --study or the original settings")
+        study.set_attr(DATA_ATTR, json.dumps({"train": str(Path(self.train).resolve()), "val": str(Path(self.val).resolve())}))
         skipped = skipped_videos(self.train, self.val)
         study.set_attr("vidnas.skipped_videos", json.dumps(skipped))
         if skipped and self.log:
@@ -743,6 +744,7 @@ class Search:
 FINAL_KEYS = 1_000_000  # executor keys of final retraining runs (trial numbers stay below)
 PROBE_KEYS = 2_000_000  # executor keys of the screening-budget probe (``calibrate_rungs``)
 PROBE_ATTR = "vidnas.probe"  # the study attribute holding the probe's runs and the rungs it chose
+DATA_ATTR = "vidnas.data"  # the train and val sources (or clip caches) the search read, resolved: what a trained answer was fitted on
 ZOO_ATTR = "vidnas.zoo_baseline"  # the scaled zoo baseline's genotype JSON ("" when nothing fits), chosen once
 
 

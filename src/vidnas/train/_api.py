@@ -172,7 +172,8 @@ def load_checkpoint(path: str | Path, *, tag: str | None = None):  # noqa: ANN20
 def evaluate_weights(path: Any, *, data: str | Path | None = None, classes: str | Path | None = None, views: tuple[int, int] = (1, 1),  # noqa: ANN401
                      device: str = "cpu", batch_size: int | None = None, runtime: Any = None) -> dict[str, Any]:
     """Evaluate a trained network — any form ``vidnas.weights.read_info`` reads (weights file, checkpoint, run,
-    search or bundle folder), or its record — on labelled ``data`` (default: the built-in validation split) with
+    search or bundle folder), or its record — on labelled ``data`` (default: the validation clips its record names,
+    e.g. a search's, when they are on this machine; else the built-in validation split) with
     clips × crops ``views``, its clips cut and normalised as it was trained (``runtime``: see ``evaluate``).
 
     The data's classes are matched to the network's class names (a few Kinetics classes of your own are scored
@@ -191,6 +192,9 @@ def trained_clips(info: Any, model: Any, data: str | Path | None, *, classes: st
     cut with): the network's clip geometry and normalisation, its class names matched to the data's."""
     from vidnas.weights import WeightsError
 
+    own = (info.data or {}).get("val_path")
+    if data is None and own and Path(own).exists():  # the validation clips the network was trained with
+        data = own
     if data is None:
         _, source = resolve_data(None)
         where = "the built-in validation split"

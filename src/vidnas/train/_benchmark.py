@@ -62,15 +62,15 @@ def _int8_runtime(model: Any, dataset: Any, folder: Path, threads: int | None) -
 
 
 def benchmark_network(path: Any, *, data: str | Path | None = None, classes: str | Path | None = None, threads: int | None = None,  # noqa: ANN401
-                      runtimes: list[str] | None = None, int8: bool = True, rounds: int = 15, log: Any = None) -> Benchmark:
+                      runtimes: list[str] | None = None, int8: bool = True, calibrate: str | Path | None = None, rounds: int = 15,
+                      log: Any = None) -> Benchmark:
     """Accuracy on ``data`` and batch-1 latency of the trained network at ``path`` (any form
     ``vidnas.weights.read_info`` reads) on each of ``runtimes`` (default: every available one, plus int8 unless
     ``int8`` is False; eager always, first: agreement is the share of videos whose top-1 class equals eager's). int8 is calibrated on clips of ``data`` itself (say so when you report it); the
     latency is the median over ``rounds`` turns on one clip of the data; ``log`` gets a line per stage."""
     from vidnas.measure import machine, torch_threads
     from vidnas.network import streaming_blockers
-    from vidnas.runtime import RuntimeUnavailable, available_runtimes, make_runtime, select_runtime
-    from vidnas.runtime._runtimes import time_in_turns
+    from vidnas.runtime import RuntimeUnavailable, available_runtimes, make_runtime, select_runtime, time_in_turns
     from vidnas.train._api import trained_clips
     from vidnas.train._loop import evaluate
     from vidnas.weights import WeightsInfo, load_trained, read_info
@@ -92,8 +92,9 @@ def benchmark_network(path: Any, *, data: str | Path | None = None, classes: str
                 say(f"building {name}")
                 try:
                     if name == INT8:
-                        built[name], count = _int8_runtime(model, dataset, Path(scratch), used)
-                        result.calibration = f"{count} clips of {result.data}"
+                        calibration = trained_clips(info, model, calibrate, classes=classes)[0] if calibrate is not None else dataset
+                        built[name], count = _int8_runtime(model, calibration, Path(scratch), used)
+                        result.calibration = f"{count} clips of {calibrate if calibrate is not None else result.data}"
                     else:
                         built[name] = make_runtime(name, model, mode="clip", threads=used, frames=spec[0], size=spec[1])
                 except RuntimeUnavailable as problem:

@@ -1,9 +1,14 @@
-"""Published weights: convert X3D and MoViNet checkpoints into vidnas weight files, load them, name the classes.
+"""Trained networks as files: vidnas weights (safetensors + a JSON sidecar), published checkpoints converted into
+them, the model card, and loading any of them into a built network.
 
-``vidnas weights convert SRC --model NAME --out FILE.safetensors`` (or :func:`convert`) reads a PyTorchVideo /
-PySlowFast ``.pyth`` or a TensorFlow MoViNet checkpoint without unpickling anything, maps it onto the zoo
-network's parameter names, checks every tensor and writes safetensors plus a JSON sidecar (source, format, label
-set, preprocessing). ``vidnas.create_model(name, weights=FILE)`` and ``--weights FILE`` load it.
+``read_info(path)`` reads every form vidnas writes a trained network in — a weights file, a training checkpoint,
+a ``vidnas train`` run folder, a search folder (its ``best``), a bundle — as one :class:`WeightsInfo`;
+``load_trained(path)`` builds the network from its own genotype (or zoo entry) with the weights loaded and every
+tensor checked; ``model_card(info)`` writes its Hugging Face-style model card. ``vidnas weights convert SRC
+--model NAME --out FILE.safetensors`` (or :func:`convert`) reads a PyTorchVideo / PySlowFast ``.pyth`` or a
+TensorFlow MoViNet checkpoint without unpickling anything, maps it onto the zoo network's parameter names, checks
+every tensor and writes such a file. ``vidnas.create_model(name_or_path)`` and every command's network argument
+take them.
 """
 
 from vidnas.weights._card import model_card

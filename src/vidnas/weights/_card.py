@@ -78,7 +78,7 @@ def model_card(info: WeightsInfo, *, weights_file: str | None = None, onnx: dict
         origin = f"trained with vidnas (checkpoint `{source['checkpoint']}`)"
     else:
         origin = "a vidnas network"
-    lines.append(f"A {family} video classifier, {origin}. {len(names) or info.num_classes or '?'} classes; {what}."
+    lines.append(f"A video classifier of the {family} family, {origin}. {len(names) or info.num_classes or '?'} classes; {what}."
                  + (" Causal: it also runs frame by frame with constant memory (a streaming step)." if causal else ""))
     lines.append("")
 

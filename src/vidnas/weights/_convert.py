@@ -10,6 +10,7 @@ network (names and shapes), and writes safetensors plus the sidecar.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -402,7 +403,8 @@ def convert(src: str | Path, model: str, out: str | Path, *, fmt: str | None = N
     tensors = {k: torch.from_numpy(np.array(v, order="C")) for k, v in converted.items()}  # ascontiguousarray makes scalars 1-d
     bookkeeping = ("num_batches_tracked", "save_counter" + TF_SUFFIX)  # BN step counts, TF's checkpoint counter
     unused = sorted(k for k in source if k not in mapper.used and not k.endswith(bookkeeping))
-    path = save_weights(tensors, out, model=model, label_set=label_set, preprocessing=preprocessing,
+    path = save_weights(tensors, out, model=model, genotype=json.loads(get_genotype(model, num_classes=classes).to_json(indent=None)),
+                        label_set=label_set, preprocessing=preprocessing,
                         source={"file": src.name, "sha256": _sha256(src), "format": source_format.name, "container": container,
                                 "description": source_format.description})
     return Conversion(out=path, model=model, format=source_format.name, tensors=len(tensors), unused=unused,

@@ -90,18 +90,17 @@ class WeightsInfo:
         return labels(self.label_set) if self.label_set else None
 
     def architecture(self):  # noqa: ANN201 - Genotype | Ensemble
-        """The network these weights belong to: the embedded genotype, else the zoo model the sidecar names (with
-        the file's class count)."""
+        """The network these weights belong to: the genotype the sidecar carries."""
+        from vidnas.genotype import parse_genotype
+
         if self.genotype is not None:
-            from vidnas.genotype import parse_genotype
-
             return parse_genotype(self.genotype, source=str(sidecar_path(self.path)))
-        if self.model is None:
-            raise WeightsError(f"{self.path}: the file does not say which network it belongs to (no sidecar with a genotype or a zoo "
-                               "model): give the network too (a zoo name or genotype file, with these as --weights)")
-        from vidnas.zoo import get_genotype
-
-        return get_genotype(self.model, num_classes=self.num_classes)
+        if self.model is not None:
+            raise WeightsError(f"{self.path}: its sidecar names the zoo model {self.model} but carries no genotype (an older vidnas wrote it): "
+                               f"give the network with it (--model/MODEL {self.model} --weights {self.path}, or create_model({self.model!r}, "
+                               "weights=...)), or convert the checkpoint again")
+        raise WeightsError(f"{self.path}: the file does not say which network it belongs to (no sidecar with a genotype): give the network "
+                           "too (a zoo name or genotype file, with these as --weights)")
 
     def as_sidecar(self) -> dict[str, Any]:
         """The sidecar JSON object of these weights (the current version)."""
