@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from vidnas.data import synthesize
+from vidnas.data import load_source, synthesize
 from vidnas.errors import GenotypeError
 from vidnas.genotype import Conv, Genotype, Head, InputSpec, Node, load_genotype
 from vidnas.train import Recipe, evaluate_weights, train_model, trained_clips
@@ -163,7 +163,8 @@ def test_from_a_search_on_your_videos_to_a_deployed_and_fine_tuned_network(tmp_p
     assert "trained network:" in search.stdout and (out / "best.safetensors").is_file() and (out / "best.md").is_file()
     info = read_info(out)
     assert info.path == out / "best.safetensors" and info.source["search"] == "search" and info.metrics["selected_by"] == "final retraining"
-    assert info.class_names == (data["classes"].read_text().split()) and info.preprocessing["streaming"] is True  # MoViNet-Stream: causal
+    assert info.class_names == list(load_source(data["train"].parent / "train").classes)  # the class folders, named
+    assert info.preprocessing["streaming"] is True  # MoViNet-Stream: causal
     assert info.comparison and any(r["winner"] for r in info.comparison) and set(info.costs["runtimes"]) >= {"eager", "onnxruntime"}
     assert load_genotype(out / "best.json").name == info.model  # best.json is still the winner's genotype
 

@@ -142,7 +142,7 @@ def train_model(
     if weights is not None:
         from vidnas.weights import load_weights
 
-        report = load_weights(model, weights, freeze_backbone=freeze_backbone)
+        report = load_weights(model, info.path, freeze_backbone=freeze_backbone)
         pre = info.preprocessing
         if "mean" in pre and "std" in pre:
             normalization = (list(pre["mean"]), list(pre["std"]))

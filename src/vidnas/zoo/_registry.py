@@ -193,7 +193,7 @@ def create_model(
     if weights is not None:
         from vidnas.weights import load_weights
 
-        model.weights_report = load_weights(model, weights, freeze_backbone=freeze_backbone)
+        model.weights_report = load_weights(model, info.path, freeze_backbone=freeze_backbone)
         model.weights_info = info
     return model
 
