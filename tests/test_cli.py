@@ -65,7 +65,7 @@ def test_show_prints_nodes_and_json() -> None:
     [
         (["profile", "no/such.json"], "no/such.json: no such file"),
         (["profile", str(EXAMPLES / "x3d_s.json"), "--device", "tpu"], "--device must be 'cpu' or 'cuda"),
-        (["show", str(EXAMPLES)], "not a file"),
+        (["show", str(EXAMPLES)], "no trained network here"),
     ],
 )
 def test_errors_are_one_line_without_traceback(args: list[str], message: str) -> None:

@@ -302,7 +302,7 @@ def test_a_pickle_disguised_as_weights_is_refused_without_unpickling(data: dict[
         load_checkpoint(out)
     with pytest.raises(CheckpointError, match="never unpickles"):
         _train(data, out, RECIPE.model_copy(update={"epochs": 2}), resume=out / "last.json")
-    result = CliRunner().invoke(app, ["eval", str(out)])
+    result = CliRunner().invoke(app, ["eval", str(out / "last.json"), "--data", str(data["val"]), "--classes", str(data["classes"])])
     assert result.exit_code == 2 and "not a safetensors file" in result.stderr
     assert not marker.exists()
 

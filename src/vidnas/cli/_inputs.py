@@ -59,8 +59,7 @@ def load_network(source: str, weights: Optional[str], seed: int = 0):  # noqa: A
     genotype = load(source)
     if info is None and weights is not None:
         info = read_info(weights)
-        if info.genotype is None:
-            info.require_model(genotype.name)
+        info.require_model(genotype.name)
     if info is None:
         return build_model(genotype, seed=seed), None
     if info.num_classes is not None and info.num_classes != genotype.head.num_classes:

@@ -154,7 +154,9 @@ def model_card(info: WeightsInfo, *, weights_file: str | None = None, onnx: dict
             lines.append(f"\nThe int8 graph agrees with fp32 on the top-1 class of {quantised['agreement']:.1%} of {quantised['checked']} clips of its "
                          f"calibration videos ({', '.join(quantised.get('calibration_videos') or [])}; {quantised.get('method')} ranges).")
         if costs.get("peak_memory_mb") is not None:
-            lines.append(f"\nPeak memory of a forward pass: {costs['peak_memory_mb']:.0f} MB.")
+            weights_mb = f" (besides the weights, {4 * costs['params'] / 2**20:.1f} MB in fp32)" if costs.get("params") else ""
+            lines.append(f"\nMemory of one clip's forward pass in eager PyTorch: {costs['peak_memory_mb']:.1f} MB at its peak{weights_mb}, "
+                         "measured as the process's resident-set growth.")
         lines.append("")
 
     lines += _usage(weights_file, causal, pre, onnx)
