@@ -192,7 +192,7 @@ def test_from_a_search_on_your_videos_to_a_deployed_and_fine_tuned_network(tmp_p
     single = tmp_path / "one"
     (single / video.parent.name).mkdir(parents=True)
     os.symlink(video, single / video.parent.name / video.name)
-    clips, _ = trained_clips(model.weights_info, model, single)
+    clips, _, _ = trained_clips(model.weights_info, model, single)
     with torch.no_grad():
         ours = torch.softmax(model(clips[0]["video"][None]), dim=1)[0]
     theirs = {name: float(p) for name, p in lines}

@@ -157,16 +157,16 @@ def benchmark_table(result: Any) -> Table:
     eager = next((r for r in available if r.runtime == "eager"), None)
     fastest = min((r for r in available if r.median_ms is not None), key=lambda r: r.median_ms, default=None)
     streams = any(r.step_ms is not None for r in available)
-    table = Table(title=f"{result.network}: {result.clips} clips of {result.data}, batch 1, {result.threads} thread(s)", header_style="bold")
-    for name, justify in (("runtime", "left"), ("top-1", "right"), ("top-5", "right"), ("agrees with eager", "right"), ("ms / clip", "right"),
-                          ("p10–p90", "right"), ("× eager speed", "right")) + ((("ms / stream step", "right"),) if streams else ()):
-        table.add_column(name, justify=justify)
+    table = Table(title=f"{result.network}: {result.clips} clips of {result.data}, batch 1, {result.threads} thread(s)", header_style="bold",
+                  caption="= eager: videos whose top-1 class is eager's; speed: eager's ms ÷ this one's; * fastest")
+    for name in ("runtime", "top-1", "top-5", "= eager", "ms/clip", "p10–p90", "speed") + (("ms/step",) if streams else ()):
+        table.add_column(name, justify="left" if name == "runtime" else "right", no_wrap=True)
     for row in result.rows:
         if row.unavailable is not None:
             table.add_row(row.runtime, f"[dim]unavailable: {row.unavailable}[/]", *[""] * (6 + streams))
             continue
-        speed = f"{eager.median_ms / row.median_ms:.2f}" if eager and eager.median_ms and row.median_ms else "—"
-        cells = [row.runtime + (" (fastest)" if row is fastest else ""), f"{row.top1:.3f}" if row.top1 is not None else "—",
+        speed = f"{eager.median_ms / row.median_ms:.2f}×" if eager and eager.median_ms and row.median_ms else "—"
+        cells = [row.runtime + (" *" if row is fastest else ""), f"{row.top1:.3f}" if row.top1 is not None else "—",
                  f"{row.top5:.3f}" if row.top5 is not None else "—", f"{row.agreement:.1%}" if row.agreement is not None else "—",
                  f"{row.median_ms:.2f}" if row.median_ms is not None else "—",
                  f"{row.p10_ms:.2f}–{row.p90_ms:.2f}" if row.p10_ms is not None else "—", speed]

@@ -182,14 +182,15 @@ def evaluate_weights(path: Any, *, data: str | Path | None = None, classes: str 
 
     info = path if isinstance(path, WeightsInfo) else read_info(path)
     model = load_trained(info.path).eval()
-    dataset, recipe = trained_clips(info, model, data, classes=classes, views=views, batch_size=batch_size)
+    dataset, recipe, _ = trained_clips(info, model, data, classes=classes, views=views, batch_size=batch_size)
     return evaluate(model.to(device), dataset, batch_size=recipe.batch_size, device=device, runtime=runtime)
 
 
 def trained_clips(info: Any, model: Any, data: str | Path | None, *, classes: str | Path | None = None, views: tuple[int, int] = (1, 1),  # noqa: ANN401
-                  batch_size: int | None = None) -> tuple[Any, Recipe]:
+                  batch_size: int | None = None) -> tuple[Any, Recipe, str]:
     """(evaluation clips of ``data`` for the trained network ``model`` with record ``info``, the recipe they were
-    cut with): the network's clip geometry and normalisation, its class names matched to the data's."""
+    cut with, where they came from): the network's clip geometry and normalisation, its class names matched to the
+    data's. No ``data``: the validation clips the record names when they exist here, else the built-in split."""
     from vidnas.weights import WeightsError
 
     own = (info.data or {}).get("val_path")
@@ -219,7 +220,7 @@ def trained_clips(info: Any, model: Any, data: str | Path | None, *, classes: st
     dataset = clip_dataset(source, recipe, model.genotype, train=False, normalization=normalization)
     if mapping is not None and list(source.classes) != names:
         dataset = _RelabelledClips(dataset, mapping, names)
-    return dataset, recipe
+    return dataset, recipe, where
 
 
 class _RelabelledClips:

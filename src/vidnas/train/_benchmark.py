@@ -71,7 +71,7 @@ def benchmark_network(path: Any, *, data: str | Path | None = None, classes: str
     from vidnas.measure import machine, torch_threads
     from vidnas.network import streaming_blockers
     from vidnas.runtime import RuntimeUnavailable, available_runtimes, make_runtime, select_runtime, time_in_turns
-    from vidnas.train._api import trained_clips
+    from vidnas.train._api import trained_clips  # the module's own package: no cycle
     from vidnas.train._loop import evaluate
     from vidnas.weights import WeightsInfo, load_trained, read_info
 
@@ -80,10 +80,10 @@ def benchmark_network(path: Any, *, data: str | Path | None = None, classes: str
     model = load_trained(info.path).eval()
     if list(getattr(model, "stream_names", ["rgb"])) != ["rgb"]:
         raise RuntimeUnavailable(f"{model.genotype.name} reads {', '.join(model.stream_names)}: the benchmark feeds RGB clips only")
-    dataset, recipe = trained_clips(info, model, data, classes=classes)
+    dataset, recipe, where = trained_clips(info, model, data, classes=classes)
     names = list(dict.fromkeys(["eager", *(runtimes or [*available_runtimes(), *([INT8] if int8 else [])])]))  # eager first: the reference
     with torch_threads(threads) as used:
-        result = Benchmark(network=model.genotype.name, path=str(info.path), data=str(data or "built-in validation split"), clips=len(dataset),
+        result = Benchmark(network=model.genotype.name, path=str(info.path), data=where, clips=len(dataset),
                            threads=used, machine=machine(used))
         spec = recipe.frames or model.genotype.input.frames, recipe.size or model.genotype.input.size[0]
         built: dict[str, Any] = {}
