@@ -171,6 +171,8 @@ def test_from_a_search_on_your_videos_to_a_deployed_and_fine_tuned_network(tmp_p
     evaluated = _vidnas("eval", out, "--data", held_out["val"].parent / "val", "--json")
     assert evaluated.returncode == 0, evaluated.stderr[-2000:]
     assert json.loads(evaluated.stdout.strip().splitlines()[-1])["num_clips"] == 8
+    shown = _vidnas("eval", out, "--data", held_out["val"].parent / "val", "--runtime", "eager")
+    assert shown.returncode == 0 and "top1" in shown.stdout and info.class_names[0] in shown.stdout  # the numbers, not only the runtime line
     own = _vidnas("eval", out, "--json", "--runtime", "eager")  # no --data: the search's own validation clips, as its record names them
     assert own.returncode == 0, own.stderr[-2000:]
     report = json.loads(own.stdout.strip().splitlines()[-1])

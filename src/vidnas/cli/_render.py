@@ -152,25 +152,40 @@ def stage_progress(progress: Any, description: Callable[[str], str] = lambda kin
 
 
 def benchmark_table(result: Any) -> Table:
-    """``vidnas benchmark``: accuracy and latency per runtime (``vidnas.train.Benchmark``), fastest marked."""
+    """``vidnas benchmark``: accuracy and latency per runtime (``vidnas.train.Benchmark``), fastest marked (top-5
+    and the machine are in ``--json``)."""
+    from rich import box
+
     available = [r for r in result.rows if r.unavailable is None]
     eager = next((r for r in available if r.runtime == "eager"), None)
     fastest = min((r for r in available if r.median_ms is not None), key=lambda r: r.median_ms, default=None)
     streams = any(r.step_ms is not None for r in available)
     table = Table(title=f"{result.network}: {result.clips} clips of {result.data}, batch 1, {result.threads} thread(s)", header_style="bold",
-                  caption="= eager: videos whose top-1 class is eager's; speed: eager's ms ÷ this one's; * fastest")
-    for name in ("runtime", "top-1", "top-5", "= eager", "ms/clip", "p10–p90", "speed") + (("ms/step",) if streams else ()):
+                  box=box.SIMPLE_HEAD, caption="= eager: videos whose top-1 class is eager's; speed: eager's ms / this one's; * fastest")
+    for name in ("runtime", "top-1", "= eager", "ms/clip", "p10–p90", "speed") + (("ms/step",) if streams else ()):
         table.add_column(name, justify="left" if name == "runtime" else "right", no_wrap=True)
     for row in result.rows:
         if row.unavailable is not None:
-            table.add_row(row.runtime, f"[dim]unavailable: {row.unavailable}[/]", *[""] * (6 + streams))
+            table.add_row(row.runtime, f"[dim]unavailable: {row.unavailable}[/]", *[""] * (4 + streams))
             continue
         speed = f"{eager.median_ms / row.median_ms:.2f}×" if eager and eager.median_ms and row.median_ms else "—"
         cells = [row.runtime + (" *" if row is fastest else ""), f"{row.top1:.3f}" if row.top1 is not None else "—",
-                 f"{row.top5:.3f}" if row.top5 is not None else "—", f"{row.agreement:.1%}" if row.agreement is not None else "—",
-                 f"{row.median_ms:.2f}" if row.median_ms is not None else "—",
-                 f"{row.p10_ms:.2f}–{row.p90_ms:.2f}" if row.p10_ms is not None else "—", speed]
+                 f"{row.agreement:.1%}" if row.agreement is not None else "—", f"{row.median_ms:.2f}" if row.median_ms is not None else "—",
+                 f"{row.p10_ms:.1f}–{row.p90_ms:.1f}" if row.p10_ms is not None else "—", speed]
         if streams:
             cells.append(f"{row.step_ms:.2f}" if row.step_ms is not None else "—")
         table.add_row(*cells, style="bold" if row is fastest else None)
+    return table
+
+
+def evaluation_table(title: str, summary: dict[str, Any], per_class: dict[str, float]) -> Table:
+    """``vidnas eval``: the headline numbers, then the accuracy of each class (worst first)."""
+    table = Table(title=title, header_style="bold", show_header=True)
+    table.add_column("")
+    table.add_column("value", justify="right")
+    for key in ("top1", "top5", "map", "loss"):
+        if summary.get(key) is not None:
+            table.add_row(key, f"{summary[key]:.4f}", style="bold" if key in ("top1", "map") else None)
+    for name, accuracy in sorted(per_class.items(), key=lambda kv: (kv[1], kv[0])):
+        table.add_row(f"  {name}", f"{accuracy:.4f}", style="dim")
     return table

@@ -86,3 +86,6 @@ def eval_command(
             from vidnas.runtime import describe
 
             errors.print(describe(result["runtime"]), highlight=False)
+        from vidnas.cli._render import evaluation_table
+
+        console.print(evaluation_table(f"{network}: {summary.get('num_clips')} videos, {views} views", summary, result.get("per_class") or {}))
