@@ -70,7 +70,7 @@ def timed_alone(runtime, model, steps: int) -> float:  # noqa: ANN001
     interleaved table above cycles four runtimes' weights through the caches, which slows every one of them."""
     import statistics
 
-    from vidnas.runtime._runtimes import time_in_turns
+    from vidnas.runtime import time_in_turns
 
     holder = {"state": model.init_state(1, SIZE)}
     frame = torch.randn(1, 3, 1, SIZE, SIZE)
@@ -93,7 +93,7 @@ def step_graphs(steps: int) -> dict[str, float]:
     from vidnas import create_model
     from vidnas.export import export_model
     from vidnas.runtime import OnnxRuntime
-    from vidnas.runtime._runtimes import time_in_turns
+    from vidnas.runtime import time_in_turns
 
     model = create_model(MODEL, seed=0).eval()
     runtimes, states = {}, {}

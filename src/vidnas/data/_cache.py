@@ -33,6 +33,12 @@ CACHE_VERSION = 1
 INDEX = "index.json"
 
 
+def data_home() -> Path:
+    """Where vidnas keeps what it generates and caches (synthetic data, clip caches, splits): $VIDNAS_HOME, else
+    ~/.cache/vidnas."""
+    return Path(os.environ.get("VIDNAS_HOME", Path.home() / ".cache" / "vidnas"))
+
+
 class CacheError(VidnasError):
     """A cache folder is missing, incomplete, or was built with other settings."""
 
@@ -301,8 +307,6 @@ def source_cache(
     as long as no file changed (a changed, added or removed file is re-decoded incrementally). ``kind`` ('train',
     'val') only names the folder. Used by ``vidnas train``/``eval`` and by search, so every path decodes once."""
     import hashlib
-
-    from vidnas.data._synth import data_home
 
     files = [str(Path(i.path).resolve()) for i in source.items]
     key = hashlib.sha256(json.dumps([files, source.classes, frames, size, flow]).encode()).hexdigest()[:12]

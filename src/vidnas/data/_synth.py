@@ -18,6 +18,7 @@ from typing import Callable
 import numpy as np
 
 from vidnas._imports import optional_import
+from vidnas.data._cache import data_home, folder_lock, write_clip_cache
 from vidnas.errors import VidnasError
 
 MOTION_PAIRS = [
@@ -181,13 +182,6 @@ def synthesize(
     return paths
 
 
-def data_home() -> Path:
-    """Where vidnas keeps generated data: $VIDNAS_HOME, else ~/.cache/vidnas."""
-    import os
-
-    return Path(os.environ.get("VIDNAS_HOME", Path.home() / ".cache" / "vidnas"))
-
-
 def builtin_dataset(
     root: str | Path | None = None,
     *,
@@ -213,8 +207,6 @@ def builtin_dataset(
 def _generate_once(folder: Path, key: str, make: Callable[[], object]) -> None:
     """Run ``make`` unless ``folder`` holds a finished generation of ``key`` (its ``.complete`` marker); several
     processes (DDP ranks, search workers) may ask at once, so they queue on a lock file."""
-    from vidnas.data._cache import folder_lock
-
     marker = folder / ".complete"
     with folder_lock(folder):
         if not (marker.is_file() and marker.read_text(encoding="utf-8").strip() == key):
@@ -244,8 +236,6 @@ def builtin_store(
     folder = Path(root) if root is not None else data_home() / f"synth-{key}"
 
     def make() -> None:
-        from vidnas.data._cache import write_clip_cache
-
         for split, per_class in (("train", train_per_class), ("val", val_per_class)):
             def clips(split: str = split, per_class: int = per_class):  # noqa: ANN202 - a generator of (name, label, clip)
                 for label in range(classes):

@@ -29,7 +29,7 @@ from typing import Any, Callable, Iterator
 import torch
 from torch import nn
 
-from vidnas.runtime._runtimes import PRECISIONS, TOLERANCE, Runtime, RuntimeUnavailable
+from vidnas.runtime._base import PRECISIONS, TOLERANCE, Runtime, RuntimeUnavailable
 
 REDUCED_TOLERANCE = {torch.float16: 5e-3, torch.bfloat16: 3e-2}
 """Largest accepted max |Δlogit| / max |logit| against the eager fp32 network in half precision: about five times
