@@ -72,7 +72,7 @@ def check(folder: Path, names: list[str]) -> None:
     import torch
 
     import vidnas
-    from vidnas.weights import convert
+    from vidnas.zoo import convert
 
     clip = torch.from_numpy(np.load(folder / "clip.npy")).permute(0, 4, 1, 2, 3).contiguous()
     print("| model | converted tensors | max abs logit (TF) | max abs diff | relative |")

@@ -16,7 +16,8 @@ import pytest
 import torch
 
 import vidnas
-from vidnas.weights import WeightsError, convert, labels, load_weights, read_bundle, read_info, read_source, write_bundle
+from vidnas.weights import WeightsError, labels, load_weights, read_bundle, read_info, read_source, write_bundle
+from vidnas.zoo import convert
 from vidnas.weights._tfbundle import _snappy
 
 X3D_PTV = {  # create_x3d settings of the PyTorchVideo zoo models (pytorchvideo/models/hub/x3d.py): S and M differ

@@ -22,7 +22,7 @@ def weights_convert(
     fmt: Optional[str] = typer.Option(None, "--format", help="Source naming (default: detected)."),
 ) -> None:
     """Convert a published checkpoint into a vidnas weights file; nothing is unpickled, every tensor is checked."""
-    from vidnas.weights import convert
+    from vidnas.zoo import convert
 
     result = convert(src, model, out, fmt=fmt)
     console.print(f"wrote {result.out} ({result.tensors} tensors, {result.num_classes} classes, from {result.format})", highlight=False)

@@ -9,8 +9,6 @@ network (names and shapes), and writes safetensors plus the sidecar.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,8 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from vidnas.weights._files import CLASSIFIER, WeightsError, save_weights
-from vidnas.weights._sources import read_source
+from vidnas.weights._files import CLASSIFIER, WeightsError
 
 Arrays = dict[str, np.ndarray]
 BN_SUFFIXES = ("weight", "bias", "running_mean", "running_var")
@@ -328,16 +325,6 @@ def detect_format(source: Arrays, where: str) -> SourceFormat:
     raise WeightsError(f"{where}: not a checkpoint naming vidnas knows ({', '.join(FORMATS)}); its first keys: {sample}")
 
 
-def _sha256(path: Path) -> str | None:
-    if not path.is_file():
-        return None
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def check_against(converted: Arrays, target: dict[str, Any], where: str) -> None:
     """Every target tensor converted, with its shape, and nothing else (num_batches_tracked filled with 0)."""
     for key, value in target.items():
@@ -353,59 +340,25 @@ def check_against(converted: Arrays, target: dict[str, Any], where: str) -> None
         raise WeightsError(f"{where}: the conversion produced {extra[0]}, which the network does not have")
 
 
-@dataclass
-class Conversion:
-    """The outcome of :func:`convert`."""
-
-    out: Path
-    model: str
-    format: str
-    tensors: int
-    unused: list[str]
-    num_classes: int
+def resolve_format(source: Arrays, where: str, fmt: str | None = None) -> SourceFormat:
+    """The source naming of a checkpoint: ``fmt`` (one of ``FORMATS``) when given, else detected from its keys."""
+    if fmt is None:
+        return detect_format(source, where)
+    if fmt not in FORMATS:
+        raise WeightsError(f"unknown source format {fmt!r}; known: {', '.join(FORMATS)}")
+    return FORMATS[fmt]
 
 
-def convert(src: str | Path, model: str, out: str | Path, *, fmt: str | None = None) -> Conversion:
-    """Convert a published checkpoint for zoo model ``model`` into ``out`` (safetensors + JSON sidecar)."""
-    import torch
-
-    from vidnas.zoo import REGISTRY, create_model, get_genotype
-
-    src = Path(src)
-    if model not in REGISTRY:
-        from vidnas.zoo import UnknownModelError
-
-        raise UnknownModelError(f"unknown zoo model {model!r} (see `vidnas zoo`)")
-    entry = REGISTRY[model]
-    source, container = read_source(src)
-    where = str(src)
-    if fmt is not None:
-        if fmt not in FORMATS:
-            raise WeightsError(f"unknown source format {fmt!r}; known: {', '.join(FORMATS)}")
-        source_format = FORMATS[fmt]
-    else:
-        source_format = detect_format(source, where)
-    if source_format.family != entry.family:
-        raise WeightsError(f"{where}: a {source_format.description} checkpoint cannot be converted for {model} (a {entry.family} model)")
-    classes = source_format.classes(source)
-    network = create_model(model, num_classes=classes)
-    target = {k: v.detach().cpu().numpy() for k, v in network.state_dict().items()}
+def map_checkpoint(source: Arrays, target: dict[str, Any], where: str, source_format: SourceFormat, *, family: str) -> tuple[dict[str, np.ndarray], list[str]]:
+    """A published checkpoint's arrays (``read_source``) in ``source_format`` mapped onto ``target`` (the state dict
+    of a ``family`` network, as numpy arrays): (the converted arrays in the target's dtypes, every tensor checked;
+    the source keys left unused, bookkeeping counters aside)."""
+    if source_format.family != family:
+        raise WeightsError(f"{where}: a {source_format.description} checkpoint cannot be converted for a {family} model")
     mapper = source_format.convert(source, target, where)
     converted = mapper.out
     check_against(converted, target, where)
     converted = {k: v.astype(target[k].dtype, copy=False) for k, v in converted.items()}
-    genotype = get_genotype(model)
-    spec = genotype.members[0].input if hasattr(genotype, "members") else genotype.input
-    mean, std = entry.normalization.get("rgb", ((0.0,) * 3, (1.0,) * 3))
-    preprocessing = {"value_range": [0.0, 1.0], "mean": list(mean), "std": list(std), "frames": spec.frames,
-                     "frame_stride": spec.frame_stride, "fps": spec.fps, "crop": list(spec.size), "channels": "RGB"}
-    label_set = entry.labels if classes == entry.label_count else None
-    tensors = {k: torch.from_numpy(np.array(v, order="C")) for k, v in converted.items()}  # ascontiguousarray makes scalars 1-d
     bookkeeping = ("num_batches_tracked", "save_counter" + TF_SUFFIX)  # BN step counts, TF's checkpoint counter
     unused = sorted(k for k in source if k not in mapper.used and not k.endswith(bookkeeping))
-    path = save_weights(tensors, out, model=model, genotype=json.loads(get_genotype(model, num_classes=classes).to_json(indent=None)),
-                        label_set=label_set, preprocessing=preprocessing,
-                        source={"file": src.name, "sha256": _sha256(src), "format": source_format.name, "container": container,
-                                "description": source_format.description})
-    return Conversion(out=path, model=model, format=source_format.name, tensors=len(tensors), unused=unused,
-                      num_classes=int(tensors[CLASSIFIER + "weight"].shape[0]))
+    return converted, unused

@@ -23,11 +23,15 @@ from vidnas.zoo._registry import (
 from vidnas.zoo import tvn, evanet, assemblenet, movinet, x3d  # noqa: F401 - registers the entries, in this (the registry's) order
 # isort: on
 
+from vidnas.zoo._convert import Conversion, convert  # noqa: E402 - after the families: it reads the registry
+
 __all__ = [
+    "Conversion",
     "REGISTRY",
     "ModelEntry",
     "Reference",
     "UnknownModelError",
+    "convert",
     "create_model",
     "get_genotype",
     "index_rows",
