@@ -223,7 +223,8 @@ def test_from_a_search_on_your_videos_to_a_deployed_and_fine_tuned_network(tmp_p
 
 def test_an_int8_bundle_of_a_training_run_checks_its_graphs_and_says_how_int8_agrees(run_folder: Path, videos: dict[str, Path], tmp_path: Path) -> None:
     pytest.importorskip("onnxruntime")
-    from vidnas.export import ExportError, export_bundle
+    from vidnas.export import ExportError
+    from vidnas.runtime import export_bundle
 
     model = load_trained(run_folder).eval()
     calibration = sorted(Path(videos["train"]).parent.rglob("*.mp4"))[:3]

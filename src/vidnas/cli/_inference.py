@@ -216,7 +216,7 @@ def export(
 
 def _bundle(network, info, folder: str, *, out, stream_step, pack_4d, frames, size, int8, calibrate, check, val, method, threads, overwrite, as_json) -> None:  # noqa: ANN001
     """``vidnas export --bundle``: refuse the options that belong to a single file, then write and report the folder."""
-    from vidnas.export import export_bundle
+    from vidnas.runtime import export_bundle
 
     if info is None:
         raise fail("a bundle carries trained weights: give a trained network (search folder, weights file, checkpoint, run folder) or --weights")

@@ -98,8 +98,8 @@ def search(
     """Search for an architecture. With no arguments: the Auto-X3D space, constrained evolution under a CPU latency
     limit, about 10 minutes on the built-in data set; the report goes to vidnas-search/report.html."""
     from vidnas.search import run_search
-    from vidnas.search._final import SHORT, verdict
-    from vidnas.search._study import current
+    from vidnas.search import SHORT, verdict
+    from vidnas.search import current
 
     config = search_config(
         budget=budget, latency_ms=latency_ms, max_macs=max_macs, max_params=max_params, max_memory_mb=max_memory_mb, constraint_mode=constraint_mode,

@@ -16,7 +16,7 @@ from vidnas.strategies import hypervolume, pareto_front
 
 def _ok(trials: list[Any]) -> list[Any]:
     """One trial per candidate: its result at the highest rung it reached (successive halving)."""
-    from vidnas.search._study import current
+    from vidnas.search import current
 
     return current(trials)
 
@@ -27,7 +27,7 @@ def search_probe(study: Any) -> dict[str, Any]:
 
 
 def _final_rows(study: Any) -> list[dict[str, Any]]:
-    from vidnas.search._final import summarise
+    from vidnas.search import summarise
 
     config = study.config() or {}
     constraint = config.get("constraint") or {}
@@ -272,7 +272,7 @@ def build_report(study: Any, out: str | Path, *, trials: list[Any] | None = None
     else:
         plot_note = ""
     curve = hypervolume_curve(trials)
-    from vidnas.search._fidelity import describe
+    from vidnas.search import describe_probe as describe
 
     probe = search_probe(study)
     rungs = probe.get("rungs") if config.get("rungs") == "auto" else config.get("rungs")
@@ -351,7 +351,7 @@ def _validation_note(config: dict[str, Any]) -> str:
 
 def _final_section(rows: list[dict[str, Any]], config: dict[str, Any], chance: float | None = None) -> str:
     """The report's first table: the search's top candidates and the baselines retrained alike, and the verdict."""
-    from vidnas.search._final import KINDS, verdict
+    from vidnas.search import KINDS, verdict
 
     if not rows:
         return "<h2>Retrained: search vs baselines</h2><p>No final retraining yet (it runs when the budget ends; <code>--final-retrain off</code> skips it).</p>"

@@ -23,7 +23,7 @@ def _checkpoint_of_final(config: dict[str, Any], out: Path, key: str, entry: dic
 def _choose(study: Any, out: Path, rows: list[dict[str, Any]], trials: list[Any]) -> dict[str, Any] | None:  # noqa: ANN401
     """The network to hand over: {checkpoint, key, seed, accuracy, row, selected_by}, or None when no checkpoint
     of it survives."""
-    from vidnas.search._study import current
+    from vidnas.search import current
 
     config = study.config() or {}
     winner = next((r for r in rows if r["winner"]), None)
@@ -84,7 +84,7 @@ def write_answer(study: Any, out: Path, rows: list[dict[str, Any]], trials: list
     """Write ``best.safetensors`` + ``best.json`` + ``best.md`` in ``out``; None (nothing written) when no trained
     checkpoint of the answer exists (a search without checkpoints, or whose checkpoints were removed)."""
     from vidnas import __version__
-    from vidnas.search._final import KINDS, verdict
+    from vidnas.search import KINDS, verdict
     from vidnas.weights import load_trained, model_card, read_info, read_weights, save_weights
 
     chosen = _choose(study, out, rows, trials)

@@ -1,7 +1,7 @@
 """Inference runtimes: one network run as PyTorch eager, its deploy form, onnxruntime, TorchScript or (with a
 GPU) CUDA in fp32, fp16 or bf16 with CUDA graphs — the fastest for a model and input picked by measuring them,
 each checked against the eager network first — and the int8 form of the exported graph, calibrated on the user's
-videos and judged by its top-1 agreement.
+videos and judged by its top-1 agreement — and the deployment bundle of a trained network (``export_bundle``).
 
 >>> chosen = select_runtime(model, mode="stream", threads=2)       # or runtime="onnxruntime" to force one
 >>> chosen.runtime.name, chosen.timings_ms
@@ -31,6 +31,7 @@ from vidnas.runtime._runtimes import (
     time_in_turns,
 )
 from vidnas.runtime._cuda import REDUCED_TOLERANCE, CudaRuntime
+from vidnas.runtime._bundle import BundleResult, export_bundle
 from vidnas.runtime._quantize import (
     METHODS,
     QUANTIZED_OPS,
@@ -45,6 +46,8 @@ from vidnas.runtime._quantize import (
 )
 
 __all__ = [
+    "BundleResult",
+    "export_bundle",
     "CPU_RUNTIMES",
     "GPU_RUNTIMES",
     "PRECISIONS",

@@ -8,9 +8,12 @@ from vidnas.search._constraint import Constraint
 from vidnas.search._engine import Search, SearchResult, prepare_data, run_search
 from vidnas.search._evaluate import CandidateResult, CandidateTask, evaluate_payload
 from vidnas.search._executors import DEFAULT_EVALUATOR, InProcessExecutor, LocalExecutor, RayExecutor, make_executor
-from vidnas.search._study import StoredTrial, Study
+from vidnas.search._fidelity import describe as describe_probe
+from vidnas.search._final import KINDS, SHORT, summarise, verdict
+from vidnas.search._study import StoredTrial, Study, current
 
 __all__ = [
     "SearchConfig", "ConstraintSpec", "DEFAULT_LATENCY_MS", "parse_budget", "Constraint", "Search", "SearchResult", "run_search", "prepare_data",
     "evaluate_payload", "CandidateTask", "CandidateResult", "DEFAULT_EVALUATOR", "InProcessExecutor", "LocalExecutor", "RayExecutor", "make_executor", "Study", "StoredTrial",
+    "current", "summarise", "verdict", "KINDS", "SHORT", "describe_probe",
 ]

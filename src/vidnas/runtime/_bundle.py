@@ -15,7 +15,9 @@ from typing import Any, Sequence
 import torch
 from torch import nn
 
-from vidnas.export._export import ExportError, export_model, max_relative_error
+from vidnas.export import ExportError, export_model, max_relative_error
+from vidnas.runtime._quantize import int8_export
+from vidnas.runtime._runtimes import OnnxRuntime
 
 CHECK_TOLERANCE = 1e-4
 """Largest relative logit error of a bundle's fp32 graphs against the PyTorch network (BN folding and
@@ -68,8 +70,6 @@ class BundleResult:
 
 
 def _check_clip(model: nn.Module, path: Path) -> float:
-    from vidnas.runtime import OnnxRuntime
-
     generator = torch.Generator().manual_seed(0)
     spec = model.genotype.input
     x = torch.randn(2, spec.streams[0].channels, spec.frames, *spec.size, generator=generator)
@@ -78,8 +78,6 @@ def _check_clip(model: nn.Module, path: Path) -> float:
 
 
 def _check_stream(model: nn.Module, path: Path) -> float:
-    from vidnas.runtime import OnnxRuntime
-
     generator = torch.Generator().manual_seed(0)
     runtime = OnnxRuntime(model, 1, path=path)
     spec = model.genotype.input
@@ -138,8 +136,6 @@ def export_bundle(model: nn.Module, info: Any, folder: str | Path, *, int8: bool
             raise ExportError(f"{folder / graph}: its logits differ from PyTorch's by {error:.2e} (> {CHECK_TOLERANCE:.0e}); the bundle is not usable")
     source = dict(info.source or {}, bundled_from=str(info.path))
     if int8:
-        from vidnas.runtime import int8_export
-
         report, _, _ = int8_export(model, folder / "model_int8.onnx", calibrate, mean=preprocessing["mean"], std=preprocessing["std"],
                                    threads=threads, method=method)
         result.int8 = report.as_dict() | {"path": "model_int8.onnx"}
