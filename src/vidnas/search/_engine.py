@@ -22,6 +22,7 @@ from vidnas.search._config import SearchConfig
 from vidnas.search._constraint import Constraint
 from vidnas.search._evaluate import CandidateResult, CandidateTask
 from vidnas.search._executors import DEFAULT_EVALUATOR, make_executor
+from vidnas.search._halving import SuccessiveHalving
 from vidnas.search._study import StoredTrial, Study, current
 from vidnas.spaces import SearchSpace, make_space
 from vidnas.strategies import Strategy, TrialRecord, make_strategy
@@ -176,13 +177,12 @@ class Job:
 class Ledger:
     """What the study says, in the form the loop needs: it records each result in the study and tells the
     strategy (in one order, kept in the ``told`` attribute, so a resumed search rebuilds the same strategy), and
-    keeps the successive-halving tables — each candidate's score per rung and which rungs it has started."""
+    feeds successive halving (``halving``: each candidate's score per rung and which rungs it has started)."""
 
     def __init__(self, study: Study, strategy: Strategy, rungs: int, eta: int):
-        self.study, self.strategy, self.rungs, self.eta = study, strategy, max(1, rungs), eta
+        self.study, self.strategy = study, strategy
+        self.halving = SuccessiveHalving(rungs, eta)
         self.known: dict[str, StoredTrial] = {}  # fingerprint -> the candidate's first trial
-        self.scores: list[dict[int, float]] = [{} for _ in range(self.rungs)]
-        self.started: list[set[int]] = [set() for _ in range(self.rungs)]
         self.best_trial: dict[int, StoredTrial] = {}  # candidate -> its trial at the highest rung reached (ok)
         self.first: dict[int, StoredTrial] = {}  # candidate -> its first-rung trial
         self.seen: set[int] = set()
@@ -198,7 +198,7 @@ class Ledger:
         self.seen = {t.number for t in history}
         for t in history:
             if t.status == "running" and t.attrs.get("rung", 0) > 0:
-                self.started[t.attrs["rung"]].add(t.attrs["candidate"])
+                self.halving.started(t.attrs["candidate"], t.attrs["rung"])
 
     # -- reading ------------------------------------------------------------------------------------
     def absorb(self, trial: StoredTrial) -> None:
@@ -218,11 +218,11 @@ class Ledger:
             if trial.fingerprint:
                 self.known.setdefault(trial.fingerprint, trial)
             self.first[candidate] = trial
-        if trial.status not in ("ok", "failed") or rung >= self.rungs:
+        if trial.status not in ("ok", "failed") or rung >= self.halving.rungs:
             return
-        self.started[rung].add(candidate)
-        if trial.status == "ok" and trial.fitness is not None:
-            self.scores[rung][candidate] = trial.fitness
+        scored = trial.status == "ok" and trial.fitness is not None
+        self.halving.scored(candidate, rung, trial.fitness if scored else None)
+        if scored:
             current = self.best_trial.get(candidate)
             if current is None or int(current.attrs.get("rung", 0)) <= rung:
                 self.best_trial[candidate] = trial
@@ -248,36 +248,6 @@ class Ledger:
         self.strategy.tell(self.record(stored, job.candidate))
         self.study.finish(job.trial, status, attrs, values)
         return stored
-
-    # -- successive halving -------------------------------------------------------------------------
-    def ranked(self, rung: int) -> list[int]:
-        return sorted(self.scores[rung], key=lambda c: (-self.scores[rung][c], c))
-
-    def promotion(self, running: set[tuple[int, int]]) -> tuple[int, int] | None:
-        """(candidate, next rung) due by asynchronous successive halving: a candidate in the top ⌊n/η⌋ of the n
-        scored at its rung that has not started the next one; higher rungs first."""
-        for rung in range(self.rungs - 2, -1, -1):
-            ranked = self.ranked(rung)
-            for candidate in ranked[: len(ranked) // self.eta]:
-                if candidate not in self.started[rung + 1] and (candidate, rung + 1) not in running:
-                    return candidate, rung + 1
-        return None
-
-    def finishing(self, running: set[tuple[int, int]]) -> tuple[int, int] | None:
-        """After the budget: until some candidate has a score at the top rung, promote the best candidate of the
-        highest rung that has scores (so the pick is always made at the highest rung)."""
-        if self.rungs < 2 or self.scores[-1] or any(r == self.rungs - 1 for _, r in running):
-            return None
-        if any(rung > 0 for _, rung in running):
-            return None  # a promotion is on its way up
-        for rung in range(self.rungs - 2, -1, -1):
-            for candidate in self.ranked(rung):
-                if candidate not in self.started[rung + 1]:
-                    return candidate, rung + 1
-            if self.scores[rung]:
-                return None
-        return None
-
 
 
 class Dispatcher:
@@ -520,13 +490,13 @@ class Search:
             interrupted = self.requeue.pop(0)
             rung = int(interrupted.attrs.get("rung", 0))
             if rung > 0:
-                self.ledger.started[rung].discard(int(interrupted.attrs["candidate"]))
+                self.ledger.halving.abandoned(int(interrupted.attrs["candidate"]), rung)
                 return self.promote(int(interrupted.attrs["candidate"]), rung, origin="requeue")
             if self.budget_left():
                 job = self.propose(requeued=interrupted.genotype)
                 if job is not None:
                     return job
-        due = self.ledger.promotion(running)
+        due = self.ledger.halving.promotion(running)
         if due is not None:
             return self.promote(*due)
         while self.budget_left() and self.idle < MAX_IDLE_PROPOSALS:
@@ -535,7 +505,7 @@ class Search:
                 return job
         if self.idle >= MAX_IDLE_PROPOSALS:
             self.stopped = "exhausted"
-        finishing = self.ledger.finishing(running)
+        finishing = self.ledger.halving.finishing(running)
         return self.promote(*finishing) if finishing is not None else None
 
     # -- proposal filters -----------------------------------------------------------------------------
@@ -619,7 +589,7 @@ class Search:
         if previous:
             attrs["resume_from"] = previous[0].number
         self.study.set_trial_attrs(trial, {**attrs, "worker": _worker()})
-        self.ledger.started[rung].add(candidate)
+        self.ledger.halving.started(candidate, rung)
         return Job(trial.number, first.genotype, attrs, trial=trial, rung=rung, candidate=candidate)
 
     # -- evaluation -----------------------------------------------------------------------------------
@@ -831,12 +801,7 @@ class _Progress:
             completed, left = ledger.trained, f"{max(0, config.trials - ledger.trained)} left"
         else:
             completed, left = min(elapsed, config.seconds), f"{max(0.0, config.seconds - elapsed) / 60:.1f}m left"
-        rungs = "/".join(str(len(s)) for s in ledger.scores)
-        best, at = None, 0
-        for k in range(len(ledger.scores) - 1, -1, -1):
-            if ledger.scores[k]:
-                best, at = max(ledger.scores[k].values()), k
-                break
+        rungs, best, at = ledger.halving.summary()
         shown = f"{best:.3f}@r{at}" if best is not None else "-"
         self.progress.update(self.task, completed=completed,
                              description=f"{ledger.trained} screened, rungs {rungs}, {ledger.failed} failed, {ledger.rejected} rejected · best {shown} · {left}")
