@@ -48,16 +48,15 @@ def load(source: str):  # noqa: ANN201 - Genotype | Ensemble
 
 def load_network(source: str, weights: Optional[str], seed: int = 0):  # noqa: ANN201 - (network, WeightsInfo | None)
     """The network of ``source`` with its trained weights: a trained network (weights file, checkpoint, run,
-    search or bundle folder) as it is, or a zoo name / genotype file with ``weights`` (any of those forms) loaded
-    into it — every tensor checked; random weights (``seed``) when there are none."""
+    search or bundle folder) as it is, or the architecture of ``source`` (a zoo name, a genotype file, or a trained
+    network's own) with ``weights`` (any of those forms) loaded into it — every tensor checked; random weights
+    (``seed``) when there are none."""
     from vidnas.network import build_model
     from vidnas.weights import load_weights, read_info
 
     info = trained(source)
-    if info is not None and weights is not None:
-        raise VidnasError(f"{source} is a trained network already: drop --weights {weights} (or give a genotype or zoo name with it)")
     genotype = load(source)
-    if info is None and weights is not None:
+    if weights is not None:  # these weights in the architecture of ``source`` (a trained one lends its genotype)
         info = read_info(weights)
         info.require_model(genotype.name)
     if info is None:
