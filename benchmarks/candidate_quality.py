@@ -19,7 +19,7 @@ import math
 import statistics
 from pathlib import Path
 
-from vidnas.search._study import Study
+from vidnas.search import Study
 
 
 def load(search_dir: Path) -> list:
@@ -46,7 +46,7 @@ def main() -> None:
     parser.add_argument("--space", default=None, help="score by the synthetic objective of this space (synthetic runs)")
     args = parser.parse_args()
     if args.space:
-        from vidnas.search._synthetic import objective
+        from vidnas.search import synthetic_objective as objective
 
         def score(t):  # noqa: ANN001, ANN202
             return objective(t.genotype, {"name": args.space})

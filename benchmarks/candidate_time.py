@@ -16,10 +16,7 @@ import time
 from pathlib import Path
 
 from vidnas.genotype import parse_genotype
-from vidnas.search import SearchConfig
-from vidnas.search._baselines import simple_3d_cnn
-from vidnas.search._engine import build_space, prepare_data
-from vidnas.search._evaluate import evaluate_payload
+from vidnas.search import SearchConfig, build_space, evaluate_payload, prepare_data, simple_3d_cnn
 
 
 def main() -> None:

@@ -48,14 +48,10 @@ def speed_rows(threads: int, folder: Path) -> list[dict]:
 def accuracy_row(threads: int, steps: int, folder: Path) -> dict:
     import csv
 
-    from vidnas.data import NORMALIZATION
-    from vidnas.data._synth import synthesize
+    from vidnas.data import NORMALIZATION, synthesize
     from vidnas.runtime import int8_export
-    from vidnas.search._baselines import simple_3d_cnn
-    from vidnas.train import evaluate, train_model
-    from vidnas.train._api import clip_dataset, resolve_data
-
-    from vidnas.search._config import SearchConfig
+    from vidnas.search import SearchConfig, simple_3d_cnn
+    from vidnas.train import clip_dataset, evaluate, resolve_data, train_model
 
     # the search's built-in task (its classes, clip size and object scale) written as mp4 files, and its recipe
     paths = synthesize(folder / "data", classes=4, task="motions", object_scale=2.0, train_per_class=128, val_per_class=64, size=32, frames=16, seed=0)

@@ -11,9 +11,7 @@ import sys
 from pathlib import Path
 
 from vidnas.genotype import parse_genotype
-from vidnas.search import SearchConfig
-from vidnas.search._engine import build_space, prepare_data
-from vidnas.search._evaluate import evaluate_payload
+from vidnas.search import SearchConfig, build_space, evaluate_payload, prepare_data
 
 config = SearchConfig(space="movinet")
 train, val, classes = prepare_data(config, build_space(config, 2), print)

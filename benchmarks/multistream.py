@@ -52,7 +52,9 @@ def main() -> None:
         for n in counts:
             network = models.get(form)
             if form in ("onnxruntime", "sharded"):  # `vidnas stream A.mp4 B.mp4 ...` times both: a step graph fixed to the n streams,
-                from vidnas.runtime import OnnxRuntime  # in one session or split between one-thread sessions run concurrently
+                from vidnas.runtime import (
+                    OnnxRuntime,  # in one session or split between one-thread sessions run concurrently
+                )
 
                 shards = min(args.threads, n) if form == "sharded" else 1
                 network = OnnxRuntime(eager, args.threads, stream=True, size=SIZE, batch=n, shards=shards)

@@ -39,12 +39,10 @@ from pathlib import Path
 from typing import Any
 
 from recipe_stability import stability  # this folder's: one-way random-effects ICC of repeated runs
+
 from vidnas.genotype import parse_genotype
 from vidnas.measure import spearman
-from vidnas.search import ConstraintSpec, SearchConfig
-from vidnas.search._constraint import Constraint
-from vidnas.search._engine import build_space, prepare_data
-from vidnas.search._evaluate import evaluate_payload
+from vidnas.search import Constraint, ConstraintSpec, SearchConfig, build_space, evaluate_payload, prepare_data
 
 
 def reliability(rows: list[dict], rung_names: list[str], seed_names: list[str]) -> dict:

@@ -33,10 +33,8 @@ from typing import Any
 
 from vidnas.genotype import parse_genotype
 from vidnas.measure import spearman
-from vidnas.search import SearchConfig
-from vidnas.search._engine import build_space, prepare_data
-from vidnas.search._evaluate import evaluate_payload
-from vidnas.search._executors import _init_worker  # the search's own: sets each worker's torch threads
+from vidnas.search import SearchConfig, build_space, evaluate_payload, prepare_data
+from vidnas.search import init_worker as _init_worker  # the search's own: sets each worker's torch threads
 
 
 def parse_variant(text: str) -> tuple[str, dict[str, Any]]:

@@ -20,13 +20,18 @@ import time
 from pathlib import Path
 
 from vidnas.data import builtin_store
-from vidnas.measure._predictor import spearman
-from vidnas.search import SearchConfig
-from vidnas.search._baselines import layer_macs, scaled_zoo, simple_3d_cnn
-from vidnas.search._constraint import Constraint
-from vidnas.search._engine import build_space
-from vidnas.search._evaluate import evaluate_payload
-from vidnas.search._fidelity import chance_level, threshold
+from vidnas.measure import spearman
+from vidnas.search import (
+    Constraint,
+    SearchConfig,
+    build_space,
+    chance_level,
+    evaluate_payload,
+    layer_macs,
+    scaled_zoo,
+    simple_3d_cnn,
+    threshold,
+)
 
 
 def main() -> None:

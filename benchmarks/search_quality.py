@@ -39,11 +39,17 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from vidnas.genotype import parse_genotype
-from vidnas.search import ConstraintSpec, SearchConfig, run_search
-from vidnas.search._engine import build_space, prepare_data
-from vidnas.search._evaluate import CandidateTask
-from vidnas.search._executors import _init_worker, run_payload
-from vidnas.search._study import current
+from vidnas.search import (
+    CandidateTask,
+    ConstraintSpec,
+    SearchConfig,
+    build_space,
+    current,
+    prepare_data,
+    run_payload,
+    run_search,
+)
+from vidnas.search import init_worker as _init_worker
 
 SYNTHETIC = "vidnas.search._synthetic:evaluate"
 PROXY = "vidnas.search._evaluate:evaluate_payload"
@@ -57,7 +63,7 @@ def mean_se(values: list[float]) -> tuple[float, float]:
 
 def noise_for(space_name: str, reliability: float, samples: int = 300) -> tuple[float, float]:
     """(signal SD of the synthetic objective over random samples, noise SD giving that seed-to-seed reliability)."""
-    from vidnas.search._synthetic import objective
+    from vidnas.search import synthetic_objective as objective
     from vidnas.spaces import make_space
 
     space = make_space(space_name, 4)
@@ -129,7 +135,7 @@ def anytime(trials: list, quality) -> list[float]:  # noqa: ANN001
 def synthetic_curve(config: dict, out: str) -> tuple[list[float], float]:
     """One synthetic search (in a worker process): the top-rung pick's noiseless quality after each screened
     candidate, and the noiseless quality of the final retraining's winner (``best.json``, what a user receives)."""
-    from vidnas.search._synthetic import objective
+    from vidnas.search import synthetic_objective as objective
 
     config = SearchConfig.model_validate(config)
     result = run_search(config, out, evaluator=SYNTHETIC, progress=False)

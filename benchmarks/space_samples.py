@@ -20,11 +20,16 @@ import time
 from pathlib import Path
 
 from vidnas.genotype import parse_genotype
-from vidnas.search import ConstraintSpec, SearchConfig
-from vidnas.search._baselines import frame_blind_2d, simple_3d_cnn
-from vidnas.search._constraint import Constraint
-from vidnas.search._engine import build_space, prepare_data
-from vidnas.search._evaluate import evaluate_payload
+from vidnas.search import (
+    Constraint,
+    ConstraintSpec,
+    SearchConfig,
+    build_space,
+    evaluate_payload,
+    frame_blind_2d,
+    prepare_data,
+    simple_3d_cnn,
+)
 
 
 def main() -> None:

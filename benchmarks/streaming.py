@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import torch
 from rich.console import Console
@@ -92,8 +92,7 @@ def step_graphs(steps: int) -> dict[str, float]:
 
     from vidnas import create_model
     from vidnas.export import export_model
-    from vidnas.runtime import OnnxRuntime
-    from vidnas.runtime import time_in_turns
+    from vidnas.runtime import OnnxRuntime, time_in_turns
 
     model = create_model(MODEL, seed=0).eval()
     runtimes, states = {}, {}

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from vidnas.data import builtin_dataset, data_home
-from vidnas.search._baselines import simple_3d_cnn
+from vidnas.search import simple_3d_cnn
 from vidnas.train import Recipe, train_model
 
 

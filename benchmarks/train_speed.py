@@ -39,9 +39,7 @@ from rich.table import Table
 from vidnas import create_model
 from vidnas.network import build_model
 from vidnas.ops.fastconv import fast_training
-from vidnas.search import SearchConfig
-from vidnas.search._baselines import layer_macs, scaled_zoo, simple_3d_cnn
-from vidnas.search._engine import build_space
+from vidnas.search import SearchConfig, build_space, layer_macs, scaled_zoo, simple_3d_cnn
 from vidnas.train import Recipe, Trainer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

@@ -17,8 +17,7 @@ from rich.table import Table
 
 from vidnas import create_model
 from vidnas.measure import count_macs
-from vidnas.train import Recipe
-from vidnas.train._loop import make_optimizer
+from vidnas.train import Recipe, make_optimizer
 
 
 def main() -> None:

@@ -70,9 +70,10 @@ def _vidnas_imports(path: Path) -> list[tuple[int, str, str]]:
     return found
 
 
-def test_every_vidnas_name_a_benchmark_imports_exists():
+def test_every_vidnas_name_a_benchmark_imports_exists_and_is_public():
     """A refactor cannot break a benchmark unseen: every name any script imports from vidnas — also inside its
-    functions, which run only when the benchmark does — resolves in the package as it is (nothing is run)."""
+    functions, which run only when the benchmark does — resolves in the package as it is (nothing is run), and
+    comes through a package's public face, never a private module."""
     import importlib
 
     missing = []
@@ -91,3 +92,5 @@ def test_every_vidnas_name_a_benchmark_imports_exists():
                 except ImportError:
                     missing.append(f"{script.name}:{line}: {module}.{name}")
     assert not missing, "\n".join(missing)
+    private = [f"{s.name}:{line}: {module}" for s in scripts for line, module, _ in _vidnas_imports(s) if any(p.startswith("_") for p in module.split(".")[1:])]
+    assert not private, "benchmarks import public names only (a package's __init__):\n" + "\n".join(private)
