@@ -30,9 +30,9 @@ def load(search_dir: Path) -> list:
 def summary(trials: list, score, good: float) -> dict[str, float]:  # noqa: ANN001
     """Mean rung-0 score, share ≥ ``good``, mean and best score at the top rung any candidate reached."""
     ok = [t for t in trials if t.status == "ok" and t.genotype is not None]
-    screened = [score(t) for t in ok if int(t.attrs.get("rung", 0)) == 0]
-    top = max((int(t.attrs.get("rung", 0)) for t in ok), default=0)
-    promoted = [score(t) for t in ok if int(t.attrs.get("rung", 0)) == top] if top else []
+    screened = [score(t) for t in ok if t.rung == 0]
+    top = max((t.rung for t in ok), default=0)
+    promoted = [score(t) for t in ok if t.rung == top] if top else []
     return {"screened": len(screened), "mean": statistics.fmean(screened) if screened else math.nan,
             "good": sum(s >= good for s in screened) / len(screened) if screened else math.nan,
             "top_mean": statistics.fmean(promoted) if promoted else math.nan, "top_best": max(promoted) if promoted else math.nan}

@@ -122,7 +122,7 @@ def anytime(trials: list, quality) -> list[float]:  # noqa: ANN001
 
     screened = 0
     for t in ordered:
-        if t.trained and int(t.attrs.get("rung", 0)) == 0:
+        if t.trained and t.rung == 0:
             if screened:
                 out.append(pick())
             screened += 1

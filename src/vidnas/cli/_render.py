@@ -81,7 +81,7 @@ def candidates_table(title: str, trials: list[Any]) -> Table:
         table.add_column(column, justify="right")
     for trial in trials:
         m = trial.metrics
-        table.add_row(str(trial.attrs.get("candidate", trial.number)), str(trial.attrs.get("rung", 0)), f"{m.get('accuracy', 0):.3f}", f"{m.get('latency_ms', 0):.1f}",
+        table.add_row(str(trial.candidate), str(trial.rung), f"{m.get('accuracy', 0):.3f}", f"{m.get('latency_ms', 0):.1f}",
                       f"{(m.get('macs') or 0) / 1e6:.1f}", f"{(m.get('params') or 0) / 1e6:.3f}", str(trial.attrs.get("origin")))
     return table
 

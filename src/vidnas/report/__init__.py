@@ -281,7 +281,7 @@ def build_report(study: Any, out: str | Path, *, trials: list[Any] | None = None
         out_rows = []
         for t in items:
             m = t.metrics
-            cells = [t.attrs.get("candidate", t.number), t.attrs.get("rung", 0), m.get("steps"), m.get("accuracy"), t.fitness, m.get("latency_ms"), (m.get("macs") or 0) / 1e6 if m.get("macs") else None,
+            cells = [t.candidate, t.rung, m.get("steps"), m.get("accuracy"), t.fitness, m.get("latency_ms"), (m.get("macs") or 0) / 1e6 if m.get("macs") else None,
                      (m.get("params") or 0) / 1e6 if m.get("params") else None, m.get("peak_memory_mb"), t.attrs.get("origin"),
                      ", ".join(t.attrs.get("operators") or []) or None]
             if reason:
@@ -295,7 +295,7 @@ def build_report(study: Any, out: str | Path, *, trials: list[Any] | None = None
         "completed": len(ok), "failed": len(failed), "rejected before training": len(rejected), "duplicates (not retrained)": len(duplicates),
         "time (min): search and final retraining": round(study.elapsed() / 60, 2), "pick's proxy accuracy (highest rung)": ok[0].metrics.get("accuracy") if ok else None,
         "rungs (steps)": " / ".join(str(r) for r in rungs) if rungs else "off",
-        "candidates per rung": " / ".join(str(sum(1 for t in trials if t.status == "ok" and int(t.attrs.get("rung", 0)) == k)) for k in range(len(rungs or [0]))),
+        "candidates per rung": " / ".join(str(sum(1 for t in trials if t.status == "ok" and t.rung == k)) for k in range(len(rungs or [0]))),
         "screening budget": describe(probe) if probe.get("rungs") else "given (--rungs)" if rungs else "one evaluation per candidate (--rungs off)",
         "Pareto set size": len(front), "final hypervolume": curve[-1][2] if curve else None,
         "training throughput (GMAC/s, median over runs)": _median_rate(trials),

@@ -41,7 +41,7 @@ def _choose(study: Any, out: Path, rows: list[dict[str, Any]], trials: list[Any]
         checkpoint = Path(config.get("out") or out) / "checkpoints" / f"trial_{trial.number:04d}" / "final.json"
         if checkpoint.is_file():
             metrics = trial.metrics
-            row = {"key": f"trial{int(trial.attrs.get('candidate', trial.number)):04d}", "name": f"trial {trial.attrs.get('candidate', trial.number)}",
+            row = {"key": f"trial{trial.candidate:04d}", "name": f"trial {trial.candidate}",
                    "kind": "search", "accuracy": metrics.get("accuracy"), "se": None, "min": None, "max": None, "ok": 1,
                    "seeds": len(metrics.get("seed_accuracies") or [1]), "steps": metrics.get("steps"), "val_clips": metrics.get("val_clips"),
                    "macs": metrics.get("macs"), "params": metrics.get("params"), "latency_ms": metrics.get("latency_ms"),

@@ -197,8 +197,8 @@ class Ledger:
         self.counter = max([t.attrs.get("told", -1) for t in told] + [-1]) + 1
         self.seen = {t.number for t in history}
         for t in history:
-            if t.status == "running" and t.attrs.get("rung", 0) > 0:
-                self.halving.started(t.attrs["candidate"], t.attrs["rung"])
+            if t.status == "running" and t.rung > 0:
+                self.halving.started(t.candidate, t.rung)
 
     # -- reading ------------------------------------------------------------------------------------
     def absorb(self, trial: StoredTrial) -> None:
@@ -206,7 +206,7 @@ class Ledger:
         self.seen.add(trial.number)
         if trial.genotype is None:
             return
-        rung, candidate = int(trial.attrs.get("rung", 0)), int(trial.attrs.get("candidate", trial.number))
+        rung, candidate = trial.rung, trial.candidate
         self._tables(trial, rung, candidate)
         self.strategy.tell(self.record(trial, candidate))
 
@@ -224,14 +224,14 @@ class Ledger:
         self.halving.scored(candidate, rung, trial.fitness if scored else None)
         if scored:
             current = self.best_trial.get(candidate)
-            if current is None or int(current.attrs.get("rung", 0)) <= rung:
+            if current is None or current.rung <= rung:
                 self.best_trial[candidate] = trial
 
     @staticmethod
     def record(trial: StoredTrial, candidate: int | None = None) -> TrialRecord:
         status = "ok" if trial.status == "ok" or (trial.status == "duplicate" and trial.fitness is not None) else (
             "rejected" if trial.status in ("rejected", "duplicate") else "failed")
-        metrics = dict(trial.metrics, rung=int(trial.attrs.get("rung", 0)))
+        metrics = dict(trial.metrics, rung=trial.rung)
         return TrialRecord(trial.number if candidate is None else candidate, trial.genotype, status, trial.fitness, _objectives(metrics), metrics)
 
     def sync(self) -> None:
@@ -488,10 +488,10 @@ class Search:
         running = self.dispatcher.rungs_running()
         while self.requeue:
             interrupted = self.requeue.pop(0)
-            rung = int(interrupted.attrs.get("rung", 0))
+            rung = interrupted.rung
             if rung > 0:
-                self.ledger.halving.abandoned(int(interrupted.attrs["candidate"]), rung)
-                return self.promote(int(interrupted.attrs["candidate"]), rung, origin="requeue")
+                self.ledger.halving.abandoned(interrupted.candidate, rung)
+                return self.promote(interrupted.candidate, rung, origin="requeue")
             if self.budget_left():
                 job = self.propose(requeued=interrupted.genotype)
                 if job is not None:
@@ -542,8 +542,8 @@ class Search:
         original = self.ledger.known.get(job.attrs["fingerprint"])
         if original is None:
             return False
-        current = self.ledger.best_trial.get(int(original.attrs.get("candidate", original.number)), original)
-        job.attrs.update(duplicate_of=original.number, metrics=current.metrics, fitness=current.fitness, cost=original.attrs.get("cost"))
+        current = self.ledger.best_trial.get(original.candidate, original)
+        job.attrs.update(duplicate_of=original.number, metrics=current.metrics, fitness=current.fitness, cost=original.cost)
         values = self._values(current.metrics, current.fitness) if current.status == "ok" else None
         self.ledger.finish(job, "duplicate", job.attrs, values)
         self.idle += 1
@@ -584,8 +584,8 @@ class Search:
         self.ledger.seen.add(trial.number)
         attrs: dict[str, Any] = {"genotype": first.attrs["genotype"], "fingerprint": first.fingerprint, "origin": origin, "parent": candidate,
                                  "operators": [], "elapsed_start": round(self.elapsed(), 3), "rung": rung, "candidate": candidate,
-                                 "cost": first.attrs.get("cost")}
-        previous = [t for t in (self.ledger.best_trial.get(candidate),) if t is not None and int(t.attrs.get("rung", 0)) == rung - 1]
+                                 "cost": first.cost}
+        previous = [t for t in (self.ledger.best_trial.get(candidate),) if t is not None and t.rung == rung - 1]
         if previous:
             attrs["resume_from"] = previous[0].number
         self.study.set_trial_attrs(trial, {**attrs, "worker": _worker()})

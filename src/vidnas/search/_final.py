@@ -34,9 +34,9 @@ def final_entries(search: Any) -> list[dict[str, Any]]:
     config, constraint = search.config, search.constraint
     entries = []
     for trial in current(search.study.trials())[: config.final_top_k]:
-        entries.append({"key": f"trial{int(trial.attrs.get('candidate', trial.number)):04d}", "name": f"trial {trial.attrs.get('candidate', trial.number)}",
-                        "kind": "search", "genotype": trial.genotype, "proxy": trial.fitness, "rung": int(trial.attrs.get("rung", 0)),
-                        "cost": trial.attrs.get("cost")})
+        entries.append({"key": f"trial{trial.candidate:04d}", "name": f"trial {trial.candidate}",
+                        "kind": "search", "genotype": trial.genotype, "proxy": trial.fitness, "rung": trial.rung,
+                        "cost": trial.cost})
 
     def cost(genotype: Any) -> float | None:
         if constraint is None:

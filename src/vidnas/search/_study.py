@@ -32,6 +32,11 @@ def directions(objectives: list[str]) -> list[str]:
 
 @dataclass
 class StoredTrial:
+    """One evaluation as the study holds it. Beside the result, what the search wrote about it in ``attrs``, read
+    through the properties below: the successive-halving rung it trained at, the candidate (architecture) it
+    evaluated — its first-rung trial's number — how it was proposed (``origin``: random, mutation, seed, promotion,
+    requeue, ...), its ``parent`` candidate, its cost under the search's limit and the trial it continued from."""
+
     number: int
     status: Status  # strategies.STATUSES
     genotype: Genotype | None
@@ -48,6 +53,31 @@ class StoredTrial:
     def accuracy(self) -> float | None:
         return self.metrics.get("accuracy")
 
+    @property
+    def rung(self) -> int:
+        return int(self.attrs.get("rung", 0))
+
+    @property
+    def candidate(self) -> int:
+        return int(self.attrs.get("candidate", self.number))
+
+    @property
+    def origin(self) -> str | None:
+        return self.attrs.get("origin")
+
+    @property
+    def parent(self) -> int | None:
+        parent = self.attrs.get("parent")
+        return int(parent) if parent is not None else None
+
+    @property
+    def cost(self) -> float | None:
+        return self.attrs.get("cost")
+
+    @property
+    def resume_from(self) -> int | None:
+        return self.attrs.get("resume_from")
+
 
 def current(trials: list[StoredTrial]) -> list[StoredTrial]:
     """One trial per trained candidate — its successful trial at the highest rung it reached — best first: by
@@ -56,11 +86,11 @@ def current(trials: list[StoredTrial]) -> list[StoredTrial]:
     for t in trials:
         if t.status != "ok" or t.fitness is None or t.genotype is None:
             continue
-        candidate = int(t.attrs.get("candidate", t.number))
+        candidate = t.candidate
         held = best.get(candidate)
-        if held is None or int(t.attrs.get("rung", 0)) > int(held.attrs.get("rung", 0)):
+        if held is None or t.rung > held.rung:
             best[candidate] = t
-    return sorted(best.values(), key=lambda t: (-int(t.attrs.get("rung", 0)), -t.fitness, t.number))
+    return sorted(best.values(), key=lambda t: (-t.rung, -t.fitness, t.number))
 
 
 def open_storage(optuna: Any, url: str, attempts: int = 6) -> Any:
