@@ -34,7 +34,6 @@ from typing import Any, Callable
 import torch
 import torch.nn.functional as F
 from rich.console import Console
-from rich.table import Table
 
 from vidnas import create_model
 from vidnas.network import build_model

@@ -5,12 +5,10 @@ trial count goes on, and candidates interrupted by a killed search are evaluated
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import random
 import statistics
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,15 +20,15 @@ from vidnas.search._config import SearchConfig
 from vidnas.search._constraint import Constraint
 from vidnas.search._evaluate import CandidateResult, CandidateTask
 from vidnas.search._executors import DEFAULT_EVALUATOR, make_executor
+from vidnas.search._data import prepare_data, skipped_videos
 from vidnas.search._halving import SuccessiveHalving
-from vidnas.search._study import StoredTrial, Study, current
+from vidnas.search._progress import SearchProgress
+from vidnas.search._study import HEARTBEAT_SECONDS, Heartbeat, StoredTrial, Study, current, worker_name
 from vidnas.spaces import SearchSpace, make_space
 from vidnas.strategies import Strategy, TrialRecord, make_strategy
 
 MAX_IDLE_PROPOSALS = 200  # consecutive rejected / duplicate proposals before the search gives up
-HEARTBEAT_SECONDS = 30.0  # how often a search process records that it is alive
 STALE_AFTER_SECONDS = 300.0  # another machine's running trial is redone after this long without its heartbeat
-SEARCH_DATA = dict(classes=4, task="motions", train_per_class=1024, val_per_class=256, size=32, frames=16, object_scale=2.0)
 """The built-in data set as search uses it without --data: four forward motions (move right, move down, zoom in,
 rotate) at 32², 16 frames, the object twice as large and moving twice as far as in the default clips; 4096
 training clips (300 steps of batch 16 see each about once) and a 1024-clip validation split (binomial standard
@@ -71,76 +69,6 @@ def build_strategy(config: SearchConfig, space: SearchSpace) -> Strategy:
     if config.strategy == "pareto":
         options.setdefault("objectives", tuple(config.objectives))
     return make_strategy(config.strategy, space, seed=config.seed, budget=config.trials, **options)
-
-
-def prepare_data(config: SearchConfig, space: SearchSpace, log: Any = None, out: str | Path | None = None) -> tuple[str, str, int]:
-    """(train, val, number of classes): the sources, or decoded-clip caches of them sized for the space. Data
-    without ``val`` is split (``held_out_split``)."""
-    from vidnas.data import ClipCache, builtin_store, load_source, source_cache
-
-    if config.data is None:
-        if log:
-            log("built-in data: 4 motion classes, 4096 training and 1024 validation clips (generated once)")
-        paths = builtin_store(**SEARCH_DATA, flow="dis" if "flow" in space.streams else None)
-        return str(paths["train"]), str(paths["val"]), SEARCH_DATA["classes"]  # type: ignore[return-value]
-    train_spec, val_spec, classes = config.data, config.val, config.classes
-    if val_spec is None:
-        if (Path(train_spec) / "index.json").is_file():
-            raise VidnasError(f"--data {train_spec} is a clip cache: give its validation cache with --val (only video sources are split)")
-        train_spec, val_spec, classes = held_out_split(config, out, log)
-    if (Path(train_spec) / "index.json").is_file():
-        cache = ClipCache(train_spec)
-        return train_spec, val_spec, len(cache.classes)
-    train = load_source(train_spec, classes=classes)
-    val = load_source(val_spec, classes=classes)
-    if not config.cache:
-        return train_spec, val_spec, len(train.classes)
-    frames, size = space.input_extent()
-    flow = "dis" if "flow" in space.streams else None
-    caches = [str(source_cache(source, kind=kind, frames=frames, size=size, flow=flow, log=log).root) for kind, source in (("train", train), ("val", val))]
-    return caches[0], caches[1], len(train.classes)
-
-
-def skipped_videos(*caches: str) -> list[dict[str, str]]:
-    """The videos of the search's clip caches that could not be decoded (corrupt, truncated, empty, not a
-    video): split, path and error of each. Sources read on the fly (``cache`` off) are not probed here."""
-    from vidnas.data import CacheError, ClipCache
-
-    out = []
-    for kind, folder in zip(("train", "val"), caches):
-        try:
-            cache = ClipCache(folder)
-        except (CacheError, OSError, ValueError):
-            continue
-        out += [{"split": kind, "path": str(e["path"]), "error": str(e.get("error", "unreadable"))[:200]} for e in cache.failed]
-    return out
-
-
-SPLIT_FOLDER = "split"
-
-
-def held_out_split(config: SearchConfig, out: str | Path | None, log: Any = None) -> tuple[str, str, str]:
-    """(train list, val list, class list) of a search given one source and no ``--val``: a stratified
-    ``val_fraction`` held out, deterministic per seed (``data.split_source``), written as CSV lists in the run
-    folder's ``split/`` — and read back from there when the search resumes, so a rerun keeps its split even if
-    the folder gained files since."""
-    from vidnas.data import data_home, load_source, split_source, write_source
-
-    folder = Path(out) / SPLIT_FOLDER if out is not None else data_home() / "splits" / hashlib.sha256(
-        json.dumps([str(Path(config.data).resolve()), config.val_fraction, config.seed]).encode()).hexdigest()[:12]  # type: ignore[arg-type]
-    train_list, val_list = folder / "train.csv", folder / "val.csv"
-    if train_list.is_file() and val_list.is_file():
-        if log:
-            log(f"validation: the held-out split in {folder} (kept from the search's first run)")
-    else:
-        source = load_source(config.data, classes=config.classes)  # type: ignore[arg-type]
-        train, val = split_source(source, config.val_fraction, seed=config.seed)
-        write_source(val, val_list)
-        write_source(train, train_list)
-        if log:
-            log(f"validation: no --val given, so {len(val)} of {len(source)} videos ({config.val_fraction:.0%} of each class, seed {config.seed}) are held out; "
-                f"the lists are in {folder} and a resumed search reuses them")
-    return str(train_list), str(val_list), str(train_list.with_suffix(".classes.txt"))
 
 
 def _objectives(metrics: dict[str, Any]) -> dict[str, float]:
@@ -356,7 +284,7 @@ class Search:
                      + "; ".join(f"{Path(v['path']).name} ({v['error']})" for v in skipped[:3]) + (" ..." if len(skipped) > 3 else ""))
         self.constraint = Constraint(config.constraint, device=config.device, threads=config.threads) if config.constraint else None
         self.requeue: list[StoredTrial] = [t for t in study.mark_interrupted(self.stale_after) if t.genotype is not None]
-        self.heartbeat = _Heartbeat(study, _worker(), min(HEARTBEAT_SECONDS, self.stale_after / 4))
+        self.heartbeat = Heartbeat(study, worker_name(), min(HEARTBEAT_SECONDS, self.stale_after / 4))
         previous, started = study.elapsed(), time.monotonic()
         self.elapsed = lambda: previous + time.monotonic() - started  # noqa: E731
         self.worker_threads = max(1, (config.threads or _cpu_count()) // config.workers)
@@ -375,7 +303,7 @@ class Search:
         self.durations = [t.metrics["wall_seconds"] for t in self.ledger.first.values() if t.metrics.get("wall_seconds")]
         self.idle, self.stopped = 0, "budget"
         self._final_keys: list[str] = []
-        self.progress = _Progress(self, config, self.ledger, self.elapsed) if self.show_progress else None
+        self.progress = SearchProgress(self, config, self.ledger, self.elapsed) if self.show_progress else None
 
     def calibrate_rungs(self) -> list[int]:
         """``rungs="auto"``: the rungs chosen from how long the reference networks (the hand-written 3D CNN, then
@@ -529,7 +457,7 @@ class Search:
         fingerprint = genotype.fingerprint()
         attrs: dict[str, Any] = {"genotype": genotype.to_json(indent=None), "fingerprint": fingerprint, "origin": origin, "parent": parent,
                                  "operators": operators, "elapsed_start": round(self.elapsed(), 3), "rung": 0, "candidate": number}
-        self.study.set_trial_attrs(trial, {**attrs, "worker": _worker()})
+        self.study.set_trial_attrs(trial, {**attrs, "worker": worker_name()})
         job = Job(number, genotype, attrs, trial=trial, rung=0, candidate=number)
         for check in (self._known, self._running, self._constrained):
             if check(job):
@@ -588,7 +516,7 @@ class Search:
         previous = [t for t in (self.ledger.best_trial.get(candidate),) if t is not None and t.rung == rung - 1]
         if previous:
             attrs["resume_from"] = previous[0].number
-        self.study.set_trial_attrs(trial, {**attrs, "worker": _worker()})
+        self.study.set_trial_attrs(trial, {**attrs, "worker": worker_name()})
         self.ledger.halving.started(candidate, rung)
         return Job(trial.number, first.genotype, attrs, trial=trial, rung=rung, candidate=candidate)
 
@@ -725,98 +653,10 @@ def pareto_size(strategy: Strategy) -> int:
     return len({points[i] for i in pareto_front(points)})
 
 
-class _Heartbeat:
-    """A daemon thread that beats the study's heartbeat for this process every ``interval`` seconds, so that
-    other machines sharing the study can tell its running trials from those of a machine that died."""
-
-    def __init__(self, study: Study, worker: str, interval: float):
-        self.study, self.worker, self.interval = study, worker, interval
-        self.stopping = threading.Event()
-        self.last_check = time.monotonic()
-        self._beat()
-        self.thread = threading.Thread(target=self._run, name="vidnas-heartbeat", daemon=True)
-        self.thread.start()
-
-    def _beat(self) -> None:
-        try:
-            self.study.beat(self.worker)
-        except Exception:  # noqa: BLE001 - a busy database: the next beat retries
-            pass
-
-    def _run(self) -> None:
-        while not self.stopping.wait(self.interval):
-            self._beat()
-
-    def due_check(self) -> bool:
-        if time.monotonic() - self.last_check < self.interval:
-            return False
-        self.last_check = time.monotonic()
-        return True
-
-    def stop(self) -> None:
-        self.stopping.set()
-        self.thread.join(timeout=5)
-
-
-def _worker() -> str:
-    """This search process as the study knows it: ``host:pid``. ``$VIDNAS_HOST`` replaces the host name where
-    machines that share a study report the same one (containers started alike), so that none takes another's
-    running trials for its own dead ones."""
-    import os
-    import socket
-
-    return f"{os.environ.get('VIDNAS_HOST') or socket.gethostname()}:{os.getpid()}"
-
-
 def _cpu_count() -> int:
     import os
 
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-
-
-class _Progress:
-    """Live line: candidates screened (of the budget), how many reached each rung, failures, rejections, the
-    best score at the highest rung, time left; then the final retraining's runs."""
-
-    def __init__(self, search: Search, config: SearchConfig, ledger: Ledger, elapsed: Any):
-        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-        self.config, self.ledger, self.elapsed = config, ledger, elapsed
-        self.final_total = self.final_count = 0
-        total = config.trials if config.trials is not None else config.seconds
-        self.progress = Progress(BarColumn(bar_width=16), TextColumn("{task.description}"), TimeElapsedColumn(),
-                                 console=search.console, transient=False)
-        self.task = self.progress.add_task("", total=total)
-        self.progress.start()
-        self.refresh()
-
-    def refresh(self) -> None:
-        ledger, config = self.ledger, self.config
-        if self.final_total:
-            self.progress.update(self.task, total=self.final_total, completed=self.final_count,
-                                 description=f"final retraining {self.final_count}/{self.final_total} runs")
-            return
-        elapsed = self.elapsed()
-        if config.trials is not None:
-            completed, left = ledger.trained, f"{max(0, config.trials - ledger.trained)} left"
-        else:
-            completed, left = min(elapsed, config.seconds), f"{max(0.0, config.seconds - elapsed) / 60:.1f}m left"
-        rungs, best, at = ledger.halving.summary()
-        shown = f"{best:.3f}@r{at}" if best is not None else "-"
-        self.progress.update(self.task, completed=completed,
-                             description=f"{ledger.trained} screened, rungs {rungs}, {ledger.failed} failed, {ledger.rejected} rejected · best {shown} · {left}")
-
-    def finals(self, total: int) -> None:
-        self.final_total, self.final_count = total, 0
-        self.refresh()
-
-    def final_done(self) -> None:
-        self.final_count += 1
-        self.refresh()
-
-    def close(self) -> None:
-        self.refresh()
-        self.progress.stop()
 
 
 def run_search(config: SearchConfig, out: str | Path, **options: Any) -> SearchResult:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -260,3 +261,44 @@ def _alive(pid: int) -> bool:
             return handle.read().split(")")[-1].split()[0] != "Z"
     except OSError:
         return True
+
+
+HEARTBEAT_SECONDS = 30.0  # how often a search process records that it is alive
+class Heartbeat:
+    """A daemon thread that beats the study's heartbeat for this process every ``interval`` seconds, so that
+    other machines sharing the study can tell its running trials from those of a machine that died."""
+
+    def __init__(self, study: Study, worker: str, interval: float):
+        self.study, self.worker, self.interval = study, worker, interval
+        self.stopping = threading.Event()
+        self.last_check = time.monotonic()
+        self._beat()
+        self.thread = threading.Thread(target=self._run, name="vidnas-heartbeat", daemon=True)
+        self.thread.start()
+
+    def _beat(self) -> None:
+        try:
+            self.study.beat(self.worker)
+        except Exception:  # noqa: BLE001 - a busy database: the next beat retries
+            pass
+
+    def _run(self) -> None:
+        while not self.stopping.wait(self.interval):
+            self._beat()
+
+    def due_check(self) -> bool:
+        if time.monotonic() - self.last_check < self.interval:
+            return False
+        self.last_check = time.monotonic()
+        return True
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.thread.join(timeout=5)
+
+
+def worker_name() -> str:
+    """This search process as the study knows it: ``host:pid``. ``$VIDNAS_HOST`` replaces the host name where
+    machines that share a study report the same one (containers started alike), so that none takes another's
+    running trials for its own dead ones."""
+    return f"{os.environ.get('VIDNAS_HOST') or socket.gethostname()}:{os.getpid()}"
