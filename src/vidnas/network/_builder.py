@@ -8,7 +8,7 @@ from typing import Any, Callable
 
 from torch import nn
 
-from vidnas import genotype as g
+import vidnas.genotype as g
 from vidnas.errors import GenotypeError
 from vidnas.genotype import Shape
 from vidnas.ops import (

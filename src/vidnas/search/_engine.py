@@ -20,6 +20,7 @@ from vidnas.search._config import SearchConfig
 from vidnas.search._constraint import Constraint
 from vidnas.search._evaluate import CandidateResult, CandidateTask
 from vidnas.search._executors import DEFAULT_EVALUATOR, make_executor
+import vidnas.search._fidelity as _fidelity
 from vidnas.search._data import prepare_data, skipped_videos
 from vidnas.search._halving import SuccessiveHalving
 from vidnas.search._progress import SearchProgress
@@ -311,7 +312,6 @@ class Search:
         through the executor before the first candidate (in steps: a time cap on candidates does not shorten it)
         and stored in the study run by run — a resumed search reads the choice back, or continues an unfinished
         ladder. The zoo model is built (its latency measured) only when the 3D CNN has not learned at a count."""
-        from vidnas.search import _fidelity
         from vidnas.search._baselines import simple_3d_cnn
         from vidnas.search._final import _extent
 

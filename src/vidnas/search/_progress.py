@@ -3,18 +3,16 @@ left; then the final retraining's runs."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:  # annotations only: the engine owns the progress line
-    from vidnas.search._config import SearchConfig
-    from vidnas.search._engine import Ledger, Search
+from vidnas.search._config import SearchConfig
 
 
 class SearchProgress:
     """Live line: candidates screened (of the budget), how many reached each rung, failures, rejections, the
     best score at the highest rung, time left; then the final retraining's runs."""
 
-    def __init__(self, search: Search, config: SearchConfig, ledger: Ledger, elapsed: Any):
+    def __init__(self, search: Any, config: SearchConfig, ledger: Any, elapsed: Any):  # noqa: ANN401 - the engine's Search and Ledger
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
         self.config, self.ledger, self.elapsed = config, ledger, elapsed
