@@ -46,7 +46,7 @@ def _choose(study: Any, out: Path, rows: list[dict[str, Any]], trials: list[Any]
                    "seeds": len(metrics.get("seed_accuracies") or [1]), "steps": metrics.get("steps"), "val_clips": metrics.get("val_clips"),
                    "macs": metrics.get("macs"), "params": metrics.get("params"), "latency_ms": metrics.get("latency_ms"),
                    "peak_memory_mb": metrics.get("peak_memory_mb")}
-            return {"checkpoint": checkpoint, "key": row["key"], "seed": (study.config() or {}).get("recipe", {}).get("seed", 0),
+            return {"checkpoint": checkpoint, "key": row["key"], "seed": config.get("recipe", {}).get("seed", 0),
                     "accuracy": metrics.get("accuracy"), "row": row, "selected_by": "screening"}
     return None
 
@@ -57,7 +57,7 @@ def _streams(model: Any) -> bool:  # noqa: ANN401
     return not streaming_blockers(model)
 
 
-def runtime_latencies(study: Any, key: str, model: Any, threads: int | None) -> dict[str, Any]:  # noqa: ANN401
+def runtime_latencies(study: Any, key: str, model: Any, threads: int | None, streams: bool) -> dict[str, Any]:  # noqa: ANN401
     """Batch-1 latency of the answer on every available runtime (clip; and one streaming step for a causal
     network), measured once and kept in the study."""
     stored = json.loads(study.study.user_attrs.get(RUNTIMES_ATTR, "{}"))
@@ -68,7 +68,7 @@ def runtime_latencies(study: Any, key: str, model: Any, threads: int | None) -> 
 
     selection = select_runtime(model, mode="clip", threads=threads)
     measured: dict[str, Any] = {"network": key, "runtimes": selection.timings_ms, "unavailable": selection.unavailable, "machine": machine(threads)}
-    if _streams(model):
+    if streams:
         measured["stream_runtimes"] = select_runtime(model, mode="stream", threads=threads).timings_ms
     try:
         from vidnas.measure import measure_peak_memory
@@ -84,7 +84,7 @@ def write_answer(study: Any, out: Path, rows: list[dict[str, Any]], trials: list
     """Write ``best.safetensors`` + ``best.json`` + ``best.md`` in ``out``; None (nothing written) when no trained
     checkpoint of the answer exists (a search without checkpoints, or whose checkpoints were removed)."""
     from vidnas import __version__
-    from vidnas.search import KINDS, verdict
+    from vidnas.search import DATA_ATTR, KINDS, verdict
     from vidnas.weights import load_trained, model_card, read_info, read_weights, save_weights
 
     chosen = _choose(study, out, rows, trials)
@@ -93,8 +93,9 @@ def write_answer(study: Any, out: Path, rows: list[dict[str, Any]], trials: list
     checkpoint = read_info(chosen["checkpoint"])
     model = load_trained(checkpoint.path).eval()
     config, row = study.config() or {}, chosen["row"]
-    measured = runtime_latencies(study, chosen["key"], model, config.get("threads"))
-    preprocessing = dict(checkpoint.preprocessing, streaming=_streams(model))
+    streams = _streams(model)
+    measured = runtime_latencies(study, chosen["key"], model, config.get("threads"), streams)
+    preprocessing = dict(checkpoint.preprocessing, streaming=streams)
     metrics = {"accuracy": row.get("accuracy"), "se": row.get("se"), "min": row.get("min"), "max": row.get("max"), "seeds": row.get("ok"),
                "steps": row.get("steps"), "val_clips": row.get("val_clips"), "selected_by": chosen["selected_by"],
                "file": {"seed": chosen["seed"], "accuracy": chosen["accuracy"]},
@@ -113,7 +114,7 @@ def write_answer(study: Any, out: Path, rows: list[dict[str, Any]], trials: list
             "val": config.get("val") or (f"{config['val_fraction']:.0%} of the training videos" if config.get("val_fraction") and config.get("data")
                                          else "built-in data set (validation split)"),
             "classes": len(checkpoint.names() or []) or None, "val_clips": row.get("val_clips")}
-    data |= {f"{k}_path": v for k, v in json.loads(study.study.user_attrs.get("vidnas.data", "{}")).items()}  # what vidnas read: sources or clip caches
+    data |= {f"{k}_path": v for k, v in json.loads(study.study.user_attrs.get(DATA_ATTR, "{}")).items()}  # what vidnas read: sources or clip caches
     source = {"search": study.name, "folder": str(Path(config.get("out") or out)), "kind": row.get("kind"), "what": KINDS.get(row.get("kind")), "candidate": row.get("name"),
               "checkpoint": str(chosen["checkpoint"]), "vidnas": __version__}
     genotype = checkpoint.genotype
