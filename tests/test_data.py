@@ -313,7 +313,8 @@ def test_dataset_is_deterministic_per_seed_epoch_and_index(synth: Path) -> None:
     assert torch.equal(a[3]["video"], b[3]["video"])
     a.set_epoch(1)
     assert not torch.equal(a[3]["video"], b[3]["video"])
-    loader = torch.utils.data.DataLoader(b, batch_size=4, num_workers=2)
+    # spawned workers: a forked one inherits the parent's locks (PyAV/OpenMP threads) and hung a CI run in futex_wait
+    loader = torch.utils.data.DataLoader(b, batch_size=4, num_workers=2, multiprocessing_context="spawn")
     batches = torch.cat([batch["video"] for batch in loader])
     direct = torch.stack([b[i]["video"] for i in range(len(b))])
     assert torch.equal(batches, direct)  # worker processes draw the same clips
